@@ -1,0 +1,82 @@
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field
+
+from app.core.auth import Actor
+
+
+class Strict(BaseModel):
+    # Unknown fields are refused (422), never ignored: no mass assignment, no silent typos.
+    model_config = ConfigDict(extra="forbid")
+
+
+class SignupRequest(Strict):
+    email: EmailStr
+    password: str = Field(min_length=12, max_length=128, description="At least 12 characters.")
+    first_name: str = Field(min_length=1, max_length=100)
+    last_name: str = Field(min_length=1, max_length=100)
+
+
+class Accepted(BaseModel):
+    detail: str
+
+
+class VerifyEmailRequest(Strict):
+    token: str = Field(min_length=10, max_length=200, description="The token from the verification link.")
+
+
+class ResendVerificationRequest(Strict):
+    email: EmailStr
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_at: datetime = Field(description="Absolute expiry; the token also expires after an idle period.")
+
+
+class UserOut(BaseModel):
+    id: uuid.UUID
+    email: str
+    first_name: str
+    last_name: str
+    email_verified: bool
+    is_staff: bool
+
+
+class ApiKeyPrincipal(BaseModel):
+    id: uuid.UUID
+    name: str
+
+
+class MembershipOut(BaseModel):
+    group_id: uuid.UUID
+    group_name: str
+    roles: list[Literal["owner", "admin", "provider", "integration"]]
+
+
+class MeResponse(BaseModel):
+    kind: Literal["user", "api_key"]
+    user: UserOut | None = None
+    api_key: ApiKeyPrincipal | None = None
+    memberships: list[MembershipOut]
+
+    @classmethod
+    def of(cls, actor: Actor) -> "MeResponse":
+        memberships = [
+            MembershipOut(group_id=m.group_id, group_name=m.group_name, roles=m.roles)
+            for m in sorted(actor.memberships.values(), key=lambda m: (m.group_name, m.group_id))
+        ]
+        if actor.kind == "api_key":
+            return cls(kind="api_key", api_key=ApiKeyPrincipal(id=actor.id, name=actor.api_key_name or ""), memberships=memberships)
+        user = UserOut(
+            id=actor.id,
+            email=actor.email or "",
+            first_name=actor.first_name or "",
+            last_name=actor.last_name or "",
+            email_verified=actor.email_verified,
+            is_staff=actor.is_staff,
+        )
+        return cls(kind="user", user=user, memberships=memberships)

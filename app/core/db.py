@@ -1,0 +1,109 @@
+"""Engine, sessions and the per-request transaction.
+
+Two ways to the database, on purpose:
+- the SQLAlchemy `AsyncSession` (`db` everywhere) for every service;
+- a small asyncpg pool for the per-request authentication lookup, the hottest statement of the
+  API: SQLAlchemy's async layer costs more than the query itself there (DESIGN.md, measured facts).
+"""
+
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, Protocol
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+from fastapi import Depends, Request
+from sqlalchemy import MetaData
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase
+
+from app.config import Settings
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def sqlalchemy_url(url: str) -> str:
+    """`postgresql://...` in any spelling -> the asyncpg dialect URL SQLAlchemy wants."""
+    scheme, rest = url.split("://", 1)
+    return f"postgresql+asyncpg://{rest}" if scheme in ("postgres", "postgresql", "postgresql+asyncpg") else url
+
+
+def asyncpg_dsn(url: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(scheme="postgresql"))
+
+
+class Reader(Protocol):
+    """What the authentication fast path needs: an asyncpg pool or connection."""
+
+    async def fetchrow(self, query: str, *args: Any) -> asyncpg.Record | None: ...
+    async def execute(self, query: str, *args: Any) -> str: ...
+
+
+class Database:
+    def __init__(self, url: str, settings: Settings):
+        self.url = url
+        self.settings = settings
+        server_settings = {
+            "statement_timeout": str(settings.db_statement_timeout_ms),
+            "application_name": "caseload",
+        }
+        self.engine = create_async_engine(
+            sqlalchemy_url(url),
+            pool_pre_ping=True,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            # A short wait: a saturated pool answers 503 quickly instead of piling requests up.
+            pool_timeout=settings.db_pool_timeout_s,
+            connect_args={"server_settings": server_settings},
+        )
+        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._server_settings = server_settings
+        self.auth_pool: asyncpg.Pool | None = None
+
+    async def start(self) -> None:
+        self.auth_pool = await asyncpg.create_pool(
+            asyncpg_dsn(self.url),
+            min_size=1,
+            max_size=self.settings.auth_pool_size,
+            server_settings=self._server_settings,
+        )
+
+    async def close(self) -> None:
+        if self.auth_pool is not None:
+            await self.auth_pool.close()
+        await self.engine.dispose()
+
+
+async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
+    """The request's one transaction, committed before the response is sent (scope="function")."""
+    database: Database = request.app.state.db
+    async with database.sessionmaker() as db:
+        request.state.db = db
+        try:
+            yield db
+            await db.commit()
+        except BaseException:
+            await db.rollback()
+            raise
+    if db.info.pop("outbox_pending", False):
+        # Jobs written to the outbox in this transaction can go to Redis now that they are committed.
+        request.app.state.outbox_relay.kick()
+
+
+def get_reader(request: Request) -> Reader:
+    database: Database = request.app.state.db
+    assert database.auth_pool is not None, "Database.start() was not awaited"
+    return database.auth_pool
+
+
+DB = Annotated[AsyncSession, Depends(get_db, scope="function")]

@@ -1,0 +1,84 @@
+"""Background jobs: written to an outbox in the request's transaction, sent to arq after commit.
+
+A job is never sent for a rolled-back change, and never lost when Redis is briefly away: the
+relay sends what is committed and not yet relayed, right after each commit and every few seconds
+from the worker. Arguments are ids, never PHI. arq stays behind this module and `app/worker.py`.
+"""
+
+import asyncio
+import uuid
+from typing import Any
+
+import structlog
+from arq import ArqRedis
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.sql.functions import now
+
+from app.models import OutboxJob
+
+log = structlog.get_logger("caseload.jobs")
+RELAY_BATCH = 500
+
+
+async def enqueue(db: AsyncSession, function: str, *args: str | int, job_id: str | None = None) -> None:
+    """Send `function(*args)` to the workers once this transaction commits.
+
+    A deterministic `job_id` dedupes the job while arq keeps its result; jobs must be idempotent anyway.
+    """
+    db.add(OutboxJob(function=function, args=list(args), job_id=job_id or f"{function}:{uuid.uuid4().hex}"))
+    db.info["outbox_pending"] = True
+
+
+async def relay_outbox(db: AsyncSession, redis: ArqRedis) -> int:
+    """Send committed, unrelayed outbox jobs to arq; the caller commits. Safe in many processes at once."""
+    rows = (
+        await db.execute(
+            select(OutboxJob.id, OutboxJob.function, OutboxJob.args, OutboxJob.job_id)
+            .where(OutboxJob.relayed_at.is_(None))
+            .order_by(OutboxJob.id)
+            .limit(RELAY_BATCH)
+            .with_for_update(skip_locked=True)
+        )
+    ).all()
+    for row in rows:
+        await redis.enqueue_job(row.function, *row.args, _job_id=row.job_id)
+    if rows:
+        await db.execute(
+            update(OutboxJob).where(OutboxJob.id.in_([row.id for row in rows])).values(relayed_at=now())
+        )
+    return len(rows)
+
+
+class OutboxRelay:
+    """Runs `relay_outbox` in the background of the API process after commits, one run at a time."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], redis: ArqRedis):
+        self._sessionmaker = sessionmaker
+        self._redis = redis
+        self._task: asyncio.Task[Any] | None = None
+        self._again = False
+
+    def kick(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._again = True  # a commit landed while relaying: run once more when done
+            return
+        self._task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            self._again = False
+            try:
+                async with self._sessionmaker() as db:
+                    while await relay_outbox(db, self._redis) == RELAY_BATCH:
+                        await db.commit()
+                    await db.commit()
+            except Exception as exc:  # Redis or the database away: the worker's periodic relay catches up
+                log.warning("outbox_relay_failed", error_type=type(exc).__name__)
+                return
+            if not self._again:
+                return
+
+    async def drain(self) -> None:
+        if self._task is not None:
+            await asyncio.wait([self._task], timeout=5)

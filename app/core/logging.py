@@ -1,0 +1,43 @@
+"""JSON logs through structlog, with the request id bound to every line.
+
+PHI rule (DESIGN.md 8): log ids, statuses and durations; never names, emails, phone numbers,
+member ids, query strings or bodies.
+"""
+
+import logging
+import sys
+
+import orjson
+import structlog
+
+
+def configure_logging(level: str = "INFO") -> None:
+    shared = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    structlog.configure(
+        processors=[*shared, structlog.processors.dict_tracebacks, structlog.processors.JSONRenderer(orjson.dumps)],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
+        logger_factory=structlog.BytesLoggerFactory(sys.stdout.buffer),
+        cache_logger_on_first_use=False,
+    )
+    # Libraries log through the standard library: render them as the same JSON lines.
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.JSONRenderer(lambda obj, **kw: orjson.dumps(obj).decode()),
+            ],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # Our middleware writes the access log (without query strings, which can hold PHI).
+    logging.getLogger("uvicorn.access").disabled = True
+    # arq logs every job start and end, the 5-second outbox relay included; our jobs log what matters.
+    logging.getLogger("arq.worker").setLevel(max(logging.WARNING, root.level))

@@ -1,0 +1,100 @@
+"""Cursor pagination: `?limit=&cursor=` -> `{"items": [...], "next_cursor": ...}`.
+
+Keyset, not offset: a page costs the same at row 100,000 as at row 0, and rows inserted meanwhile
+do not shift pages. The cursor is the last row's sort key, opaque to clients.
+"""
+
+import base64
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Generic, TypeVar
+
+import orjson
+from fastapi import Depends, Query
+from pydantic import BaseModel
+from sqlalchemy import Select, literal, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+from app.core.errors import Problem
+
+MAX_PAGE_SIZE = 200
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = None
+
+
+class PageParams(BaseModel):
+    limit: int
+    cursor: str | None
+
+
+def page_params(
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Items per page.")] = 50,
+    cursor: Annotated[str | None, Query(max_length=500, description="`next_cursor` of the previous page.")] = None,
+) -> PageParams:
+    return PageParams(limit=limit, cursor=cursor)
+
+
+PageQuery = Annotated[PageParams, Depends(page_params)]
+
+
+def encode_cursor(values: list[Any]) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps(values, default=str)).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, arity: int) -> list[Any]:
+    try:
+        values = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except ValueError:
+        values = None
+    if not isinstance(values, list) or len(values) != arity:
+        raise _invalid_cursor()
+    return values
+
+
+def _invalid_cursor() -> Problem:
+    return Problem(
+        422,
+        "invalid_cursor",
+        "The cursor is not one this endpoint issued. Start again without a cursor.",
+        errors=[{"field": "query.cursor", "message": "unknown cursor"}],
+    )
+
+
+async def paginate(
+    db: AsyncSession,
+    stmt: Select[Any],
+    params: PageParams,
+    *,
+    keys: tuple[InstrumentedAttribute[Any], ...],
+    descending: bool = False,
+) -> tuple[list[Any], str | None]:
+    """Run `stmt` (a select of ORM entities) one page at a time, ordered by `keys` (unique together)."""
+    columns = tuple_(*keys)
+    if params.cursor:
+        after = decode_cursor(params.cursor, len(keys))
+        bound = tuple_(*(_typed(key, value) for key, value in zip(keys, after)))
+        stmt = stmt.where(columns < bound if descending else columns > bound)
+    order = [key.desc() for key in keys] if descending else list(keys)
+    rows = list((await db.scalars(stmt.order_by(*order).limit(params.limit + 1))).all())
+    if len(rows) <= params.limit:
+        return rows, None
+    rows = rows[: params.limit]
+    return rows, encode_cursor([getattr(rows[-1], key.key) for key in keys])
+
+
+def _typed(key: InstrumentedAttribute[Any], value: Any) -> Any:
+    # The cursor went through JSON: give timestamps and UUIDs their types back.
+    python_type = key.type.python_type
+    try:
+        if python_type is datetime:
+            value = datetime.fromisoformat(value)
+        elif python_type is uuid.UUID:
+            value = uuid.UUID(value)
+    except (TypeError, ValueError):
+        raise _invalid_cursor() from None
+    return literal(value, key.type)

@@ -1,0 +1,45 @@
+"""The route class every router uses, and how a route declares who may call it.
+
+Each route names its capability (`x-capability` in the OpenAPI document, read by the generated
+capability-matrix test), so partners see it and a route without one fails the tests.
+"""
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.routing import APIRoute
+from starlette.responses import Response
+
+from app.core.authz import Capability
+from app.core.idempotency import store_response
+
+# Routes that are not group capabilities say who they are for instead.
+PUBLIC = "public"  # no credentials
+AUTHENTICATED = "authenticated"  # any logged-in person or API key, about themselves
+STAFF = "staff"  # Caseload staff only
+
+
+class AppRoute(APIRoute):
+    def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
+        handler = super().get_route_handler()
+
+        async def handle(request: Request) -> Response:
+            response = await handler(request)
+            # Still inside the request's transaction (the db dependency exits after this returns),
+            # so the stored response commits together with the work it describes.
+            pending = getattr(request.state, "idempotency", None)
+            if pending is not None and 200 <= response.status_code < 300:
+                await store_response(request.state.db, pending, response)
+            return response
+
+        return handle
+
+
+def router(prefix: str, tag: str) -> APIRouter:
+    return APIRouter(prefix=prefix, tags=[tag], route_class=AppRoute)
+
+
+def allowed(who: Capability | str) -> dict[str, Any]:
+    """`@router.get(..., **allowed(Capability.RATES))`: declares the capability the route needs."""
+    return {"openapi_extra": {"x-capability": str(who)}}

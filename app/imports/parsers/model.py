@@ -1,0 +1,84 @@
+"""What the readers hand back: plain, immutable values with no database or HTTP types."""
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class ImportFormat(StrEnum):
+    CSV = "csv"
+    XLSX = "xlsx"
+    VCARD = "vcard"
+    SIMPLEPRACTICE_ZIP = "simplepractice_zip"
+    SIMPLEPRACTICE_CLIENT_DETAILS = "simplepractice_client_details"
+    SIMPLEPRACTICE_CLIENT_DEMOGRAPHICS = "simplepractice_client_demographics"
+    JANE = "jane"
+    THERANEST = "theranest"
+
+
+class Container(StrEnum):
+    """The kind of file the bytes turned out to be, whatever its name said (rule I1)."""
+
+    CSV = "csv"
+    XLSX = "xlsx"
+    VCARD = "vcard"
+    ZIP = "zip"
+
+
+class Badge(StrEnum):
+    """Why a row deserves a second look at review (rule I6)."""
+
+    COUPLE = "couple"
+    MINOR_CONTACT_USED = "minor_contact_used"
+    DOCUMENTS_AMBIGUOUS = "documents_ambiguous"
+    NAME_SPLIT_GUESSED = "name_split_guessed"
+    DECEASED = "deceased"
+
+
+class DocumentCategory(StrEnum):
+    MEDICAL_RECORDS = "medical_records"
+    PSYCHOTHERAPY_NOTES = "psychotherapy_notes"
+    ADMINISTRATIVE = "administrative"
+    STORED_DOCUMENTS = "stored_documents"
+    SECURE_MESSAGES = "secure_messages"
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentRef:
+    """A document inside the uploaded archive; its bytes come from `read_zip_member` later."""
+
+    member_name: str
+    file_name: str
+    size: int
+    category: DocumentCategory
+
+
+@dataclass(frozen=True, slots=True)
+class ImportRow:
+    line: int
+    first_name: str | None
+    last_name: str | None
+    email: str | None
+    phone: str | None
+    source_ref: str
+    documents: tuple[DocumentRef, ...] = ()
+    badges: tuple[Badge, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ParseWarning:
+    """Something the uploader should know that does not refuse the file.
+
+    `detail` never quotes the file's content; `items` may (folder or sheet names): show, don't log.
+    """
+
+    code: str
+    detail: str
+    items: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedImport:
+    format: ImportFormat
+    container: Container
+    rows: list[ImportRow]
+    warnings: tuple[ParseWarning, ...] = ()

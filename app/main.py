@@ -1,0 +1,68 @@
+"""create_app(): lifespan, middleware, error handlers and the /v1 routers."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+from starlette.requests import Request
+
+from app.api_keys.router import api_keys_router
+from app.auth.router import auth_router, me_router
+from app.config import Settings, get_settings
+from app.core.db import Database
+from app.core.errors import install_error_handlers
+from app.core.idempotency import IdempotentReplay, replay_response
+from app.core.jobs import OutboxRelay
+from app.core.logging import configure_logging
+from app.core.middleware import RequestContextMiddleware
+from app.core.openapi import build_openapi
+from app.core.redis import connect
+from app.health import health_router
+
+ROUTERS = [health_router, auth_router, me_router, api_keys_router]
+
+
+def operation_id(route: APIRoute) -> str:
+    # Stable, readable ids for generated clients: "{tag}-{function name}".
+    return f"{route.tags[0]}-{route.name}" if route.tags else route.name
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if not settings.database_url or not settings.redis_url:
+            raise RuntimeError("DATABASE_URL and REDIS_URL must be set (`caseload dev` starts embedded ones).")
+        app.state.db = Database(settings.database_url, settings)
+        await app.state.db.start()
+        app.state.redis = await connect(settings.redis_url)
+        app.state.outbox_relay = OutboxRelay(app.state.db.sessionmaker, app.state.redis)
+        try:
+            yield
+        finally:
+            await app.state.outbox_relay.drain()
+            await app.state.redis.aclose()
+            await app.state.db.close()
+
+    app = FastAPI(
+        title="Caseload API",
+        version="1.0.0",
+        summary="Group and solo mental-health practices: members, clients, sessions, payouts, imports.",
+        lifespan=lifespan,
+        generate_unique_id_function=operation_id,
+        max_body_size=settings.max_body_bytes,
+    )
+    app.add_middleware(RequestContextMiddleware)
+    install_error_handlers(app)
+
+    @app.exception_handler(IdempotentReplay)
+    async def _replay(request: Request, exc: IdempotentReplay):  # type: ignore[no-untyped-def]
+        return replay_response(exc)
+
+    for router in ROUTERS:
+        app.include_router(router)
+    app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
+    return app

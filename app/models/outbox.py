@@ -1,0 +1,43 @@
+"""Outboxes: work that must happen after a commit, written in the same transaction as its cause."""
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Identity, Index, Integer, String, Text, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.core.db import Base
+from app.models.base import stamped_now, timestamp, uuid_pk
+
+
+class OutboxJob(Base):
+    """A job for arq; the relay sends it to Redis once committed and marks it relayed."""
+
+    __tablename__ = "outbox_jobs"
+    __table_args__ = (Index("ix_outbox_jobs_pending", "id", postgresql_where=text("relayed_at IS NULL")),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    function: Mapped[str] = mapped_column(String(64))
+    args: Mapped[list[Any]] = mapped_column(JSONB, server_default="[]")
+    # arq's `_job_id`: a deterministic one dedupes a job while arq keeps its result.
+    job_id: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = stamped_now()
+    relayed_at: Mapped[datetime | None] = timestamp()
+
+
+class MailMessage(Base):
+    __tablename__ = "mail_messages"
+    __table_args__ = (Index("ix_mail_messages_unsent", "created_at", postgresql_where=text("sent_at IS NULL")),)
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    to_address: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(200))
+    body_text: Mapped[str] = mapped_column(Text)
+    # What kind of mail, for logs and support: logs name the template and the id, never the address.
+    template: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = stamped_now()
+    sent_at: Mapped[datetime | None] = timestamp()
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0", default=0)
+    last_error: Mapped[str | None] = mapped_column(String(500))

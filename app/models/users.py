@@ -1,0 +1,61 @@
+"""People (A1) and what proves who they are: sessions and email verification tokens."""
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Index, LargeBinary, String, func, text
+from sqlalchemy.dialects.postgresql import INET
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.core.db import Base
+from app.models.base import stamped_now, timestamp, uuid_pk
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (
+        # A1: one account per email, whatever its case.
+        Index("uq_users_email_lower", func.lower(text("email")), unique=True),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    email: Mapped[str] = mapped_column(String(320))
+    first_name: Mapped[str] = mapped_column(String(100))
+    last_name: Mapped[str] = mapped_column(String(100))
+    # Null for an invited account that has not chosen a password yet.
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    email_verified_at: Mapped[datetime | None] = timestamp()
+    is_staff: Mapped[bool] = mapped_column(Boolean, server_default=text("false"), default=False)
+    created_at: Mapped[datetime] = stamped_now()
+
+    @property
+    def email_verified(self) -> bool:
+        return self.email_verified_at is not None
+
+
+class AuthSession(Base):
+    """An opaque bearer token issued at login; only its SHA-256 is stored."""
+
+    __tablename__ = "auth_sessions"
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    created_at: Mapped[datetime] = stamped_now()
+    last_seen_at: Mapped[datetime] = stamped_now()
+    expires_at: Mapped[datetime] = timestamp(nullable=False)
+    revoked_at: Mapped[datetime | None] = timestamp()
+    ip: Mapped[str | None] = mapped_column(INET)
+
+
+class EmailVerificationToken(Base):
+    """A2: single-use, expiring; only its SHA-256 is stored."""
+
+    __tablename__ = "email_verification_tokens"
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    created_at: Mapped[datetime] = stamped_now()
+    expires_at: Mapped[datetime] = timestamp(nullable=False)
+    used_at: Mapped[datetime | None] = timestamp()
