@@ -4,6 +4,7 @@ Used only when `DATABASE_URL` / `REDIS_URL` are unset, so a fresh machine needs 
 Both servers stop when the process that started them exits.
 """
 
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -13,11 +14,13 @@ _keep_alive: list[Any] = []  # the server handles: dropping them stops the serve
 
 
 def start_postgres(data_dir: Path) -> str:
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    data_dir.chmod(0o700)
     # pgserver keeps its lock files in the runtime dir; a machine without a login session has none.
     os.environ.setdefault("XDG_RUNTIME_DIR", str(data_dir.resolve()))
     import pgserver
 
+    logging.getLogger("pgserver").setLevel(logging.WARNING)  # it logs every pg_ctl call at INFO
     server = pgserver.get_server(data_dir.resolve() / "postgres", cleanup_mode="stop")
     _keep_alive.append(server)
     exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{EMBEDDED_DATABASE}';")

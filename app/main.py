@@ -53,7 +53,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Group and solo mental-health practices: members, clients, sessions, payouts, imports.",
         lifespan=lifespan,
         generate_unique_id_function=operation_id,
-        max_body_size=settings.max_body_bytes,
     )
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)

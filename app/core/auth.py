@@ -8,7 +8,6 @@ import uuid
 from dataclasses import dataclass
 from typing import Annotated, Literal
 
-import orjson
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 
@@ -110,7 +109,7 @@ async def _session_actor(reader: Reader, secret: str) -> Actor | None:
         await reader.execute(_SESSION_TOUCH, row["session_id"])
     memberships = {
         uuid.UUID(group_id): GroupRole(uuid.UUID(group_id), name, owner, admin, provider)
-        for group_id, name, owner, admin, provider in orjson.loads(row["memberships"])
+        for group_id, name, owner, admin, provider in row["memberships"]
     }
     return Actor(
         kind="user",

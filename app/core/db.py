@@ -11,6 +11,7 @@ from typing import Annotated, Any, Protocol
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
+import orjson
 from fastapi import Depends, Request
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
@@ -65,6 +66,8 @@ class Database:
             # A short wait: a saturated pool answers 503 quickly instead of piling requests up.
             pool_timeout=settings.db_pool_timeout_s,
             connect_args={"server_settings": server_settings},
+            # Statement parameters are PHI: keep them out of exception messages (and so out of logs).
+            hide_parameters=True,
         )
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         self._server_settings = server_settings
@@ -76,12 +79,18 @@ class Database:
             min_size=1,
             max_size=self.settings.auth_pool_size,
             server_settings=self._server_settings,
+            init=_decode_json,
         )
 
     async def close(self) -> None:
         if self.auth_pool is not None:
             await self.auth_pool.close()
         await self.engine.dispose()
+
+
+async def _decode_json(conn: asyncpg.Connection) -> None:
+    # As SQLAlchemy's asyncpg connections do: json arrives decoded, whichever path read it.
+    await conn.set_type_codec("json", schema="pg_catalog", encoder=lambda v: orjson.dumps(v).decode(), decoder=orjson.loads)
 
 
 async def get_db(request: Request) -> AsyncIterator[AsyncSession]:

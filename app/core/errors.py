@@ -148,8 +148,14 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled_error", error_type=type(exc).__name__)
+        # This handler answers outside our middleware, so it adds the request id itself: support can find the log.
+        request_id = getattr(request.state, "request_id", None) or ""
         return problem_response(
-            500, "internal_error", "Something went wrong on our side. It has been logged; retry later."
+            500,
+            "internal_error",
+            "Something went wrong on our side. It has been logged; retry later, or quote the request_id to support.",
+            headers={"X-Request-ID": request_id},
+            request_id=request_id,
         )
 
 

@@ -33,8 +33,12 @@ class PendingKey:
 
 
 class IdempotentReplay(Exception):
+    """Raised to answer with the stored response; carries plain values (the session rolls back)."""
+
     def __init__(self, record: IdempotencyRecord):
-        self.record = record
+        self.status_code = record.status_code
+        self.body = record.response_body
+        self.headers = dict(record.response_headers)
 
 
 async def idempotency_guard(
@@ -103,9 +107,4 @@ async def store_response(db: AsyncSession, pending: PendingKey, response: Respon
 
 
 def replay_response(exc: IdempotentReplay) -> Response:
-    record = exc.record
-    return Response(
-        record.response_body,
-        status_code=record.status_code,
-        headers={**record.response_headers, "Idempotent-Replayed": "true"},
-    )
+    return Response(exc.body, status_code=exc.status_code, headers={**exc.headers, "Idempotent-Replayed": "true"})

@@ -11,6 +11,20 @@ import orjson
 import structlog
 
 
+# Tracebacks as data, but never with frame locals: those hold tokens, passwords and PHI.
+_tracebacks_without_locals = structlog.processors.ExceptionRenderer(
+    structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+)
+
+
+def _scrub_exception_values(logger: object, method: str, event: dict) -> dict:
+    """Database errors quote row values ("DETAIL: Key (email)=(...)"): keep the message, drop the detail."""
+    for entry in event.get("exception", ()):
+        if isinstance(entry, dict) and isinstance(entry.get("exc_value"), str):
+            entry["exc_value"] = entry["exc_value"].split("DETAIL:", 1)[0][:500]
+    return event
+
+
 def configure_logging(level: str = "INFO") -> None:
     shared = [
         structlog.contextvars.merge_contextvars,
@@ -18,7 +32,12 @@ def configure_logging(level: str = "INFO") -> None:
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
     structlog.configure(
-        processors=[*shared, structlog.processors.dict_tracebacks, structlog.processors.JSONRenderer(orjson.dumps)],
+        processors=[
+            *shared,
+            _tracebacks_without_locals,
+            _scrub_exception_values,
+            structlog.processors.JSONRenderer(orjson.dumps),
+        ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
         logger_factory=structlog.BytesLoggerFactory(sys.stdout.buffer),
         cache_logger_on_first_use=False,
@@ -39,5 +58,8 @@ def configure_logging(level: str = "INFO") -> None:
     root.setLevel(level)
     # Our middleware writes the access log (without query strings, which can hold PHI).
     logging.getLogger("uvicorn.access").disabled = True
+    # Client libraries log whole URLs, which can carry data.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
     # arq logs every job start and end, the 5-second outbox relay included; our jobs log what matters.
     logging.getLogger("arq.worker").setLevel(max(logging.WARNING, root.level))

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from fastapi.routing import APIRoute
 from starlette.responses import Response
 
+from app.config import get_settings
 from app.core.authz import Capability
 from app.core.idempotency import store_response
 
@@ -37,7 +38,9 @@ class AppRoute(APIRoute):
 
 
 def router(prefix: str, tag: str) -> APIRouter:
-    return APIRouter(prefix=prefix, tags=[tag], route_class=AppRoute)
+    # The body limit is set per router (upload routes raise theirs) rather than app-wide: FastAPI's
+    # app-wide limit answers outside our middleware, in plain text; this one becomes a problem document.
+    return APIRouter(prefix=prefix, tags=[tag], route_class=AppRoute, max_body_size=get_settings().max_body_bytes)
 
 
 def allowed(who: Capability | str) -> dict[str, Any]:

@@ -42,8 +42,9 @@ async def check_login_allowed(redis: Redis, settings: Settings, email: str, ip: 
 async def record_login_failure(redis: Redis, settings: Settings, email: str, ip: str | None) -> None:
     async with redis.pipeline(transaction=True) as pipe:
         for _, key in _keys(email, ip):
-            # NX: the window starts at the first failure and is not extended by later ones.
-            pipe.incr(key).expire(key, settings.login_failure_window_s, nx=True)
+            # The window starts at the first failure; INCR keeps the TTL, so later ones do not extend it.
+            # (SET NX EX rather than EXPIRE NX: the embedded Redis is 6.2.)
+            pipe.set(key, 0, ex=settings.login_failure_window_s, nx=True).incr(key)
         await pipe.execute()
 
 

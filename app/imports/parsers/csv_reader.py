@@ -45,23 +45,21 @@ def read_csv(data: bytes, limits: ImportLimits) -> ParsedImport:
         )
     stream = io.StringIO(text, newline="")
     stream.seek(body_start)
+    # Not strict, and fed with newline="": the reader then accepts any text, stray quotes included.
     records = csv.reader(stream, delimiter=delimiter)
+    # The preamble and header are only skipped: none of their cells is kept.
+    for _ in islice(records, search.header_index + 1):
+        pass
     # A `sep=` line is line 1 for a text editor, so row numbers count it.
-    first_record_line = 2 if body_start else 1
-    try:
-        # The preamble and header are only skipped: none of their cells is kept.
-        for _ in islice(records, search.header_index + 1):
-            pass
-        rows = build_rows(
-            records,
-            search.layout,
-            first_line=first_record_line + search.header_index + 1,
-            to_text=str.strip,
-            longest_cell=_longest,
-            limits=limits,
-        )
-    except csv.Error as exc:
-        raise ImportRejected("csv_unreadable", f"The CSV file cannot be read: {exc}.") from None
+    first_line = (2 if body_start else 1) + search.header_index + 1
+    rows = build_rows(
+        records,
+        search.layout,
+        first_line=first_line,
+        to_text=str.strip,
+        longest_cell=_longest,
+        limits=limits,
+    )
     return ParsedImport(search.layout.format, Container.CSV, rows, tuple(warnings))
 
 
@@ -70,40 +68,30 @@ def _longest(cells: Sequence[str]) -> int:
 
 
 def _sep_hint(text: str) -> tuple[str | None, int]:
-    """Excel in European locales may write `sep=;` as the first line; return it and where data starts."""
-    if text[:4].lower() != "sep=":
+    """Excel in European locales may write `sep=;` as the first line: the delimiter and where
+    the records start."""
+    if text[:4].lower() != "sep=" or len(text) < 5:
         return None, 0
-    end = text.find("\n")
-    line = text[: end if end >= 0 else len(text)].rstrip("\r")
-    if len(line) != 5:
-        return None, 0
-    return line[4], end + 1 if end >= 0 else len(text)
+    line_break = text[5:7]
+    if line_break.startswith("\r\n"):
+        return text[4], 7
+    if line_break[:1] in ("\r", "\n", ""):
+        return text[4], 5 + len(line_break[:1])
+    return None, 0
 
 
 def _find_delimiter(
     text: str, start: int, candidates: tuple[str, ...]
 ) -> tuple[str, HeaderSearch]:
     head = text[start : start + _HEAD_CHARS]
-    best: tuple[str, HeaderSearch] | None = None
+    found = []
     for delimiter in candidates:
-        try:
-            rows = list(
-                islice(csv.reader(io.StringIO(head, newline=""), delimiter=delimiter),
-                       HEADER_SEARCH_ROWS)
-            )
-        except csv.Error:
-            continue
-        search = find_header(rows, ImportFormat.CSV)
-        if best is None or _better(search, best[1]):
-            best = (delimiter, search)
-    if best is None:
-        raise ImportRejected("csv_unreadable", "The CSV file cannot be read.")
-    return best
-
-
-def _better(search: HeaderSearch, than: HeaderSearch) -> bool:
-    if (search.layout is None) != (than.layout is None):
-        return search.layout is not None
-    if search.layout is None:
-        return len(search.missing) < len(than.missing)
-    return search.width > than.width
+        records = csv.reader(io.StringIO(head, newline=""), delimiter=delimiter)
+        found.append((delimiter, find_header(list(islice(records, HEADER_SEARCH_ROWS)),
+                                             ImportFormat.CSV)))
+    # A found header beats none, then the wider header; among failures, the fewest missing
+    # columns. Ties keep the earlier, more common delimiter.
+    return max(
+        found,
+        key=lambda item: (item[1].layout is not None, -len(item[1].missing), item[1].width),
+    )

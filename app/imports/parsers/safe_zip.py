@@ -34,8 +34,6 @@ _RE_EXPORT = "Export it again without a password."
 
 class SafeZip:
     def __init__(self, data: bytes, limits: ImportLimits, password: str | None) -> None:
-        self._limits = limits
-        self._inflated_total = 0
         # zipfile builds an object per central-directory entry before anything can be counted.
         declared = _declared_entry_count(data)
         if declared is not None and declared > limits.max_zip_entries:
@@ -73,6 +71,8 @@ class SafeZip:
     def _inflate(self, info: zipfile.ZipInfo, sink: Callable[[bytes], object] | None) -> None:
         # zipfile cuts a member at its declared size and then reports a bad CRC; lifting that cap
         # lets the real inflated size be counted, and the member stopped the moment it lies.
+        # Declared sizes passed the limits, so a member held to its own declared size keeps every
+        # total within them too.
         uncapped = copy.copy(info)
         uncapped.file_size = sys.maxsize
         produced = 0
@@ -80,15 +80,12 @@ class SafeZip:
             with self._zip.open(uncapped, pwd=self._password) as member:
                 while chunk := member.read(_CHUNK):
                     produced += len(chunk)
-                    self._inflated_total += len(chunk)
                     if produced > info.file_size:
                         raise ImportRejected(
                             "zip_bomb",
                             "A file in the zip archive inflates beyond its declared size.",
                             member=info.orig_filename,
                         )
-                    if self._inflated_total > self._limits.max_uncompressed_total:
-                        raise _total_too_large(self._limits)
                     if sink is not None:
                         sink(chunk)
         except (*_DAMAGED, RuntimeError):
@@ -170,7 +167,11 @@ def _check_entry(info: zipfile.ZipInfo, limits: ImportLimits) -> None:
 def _check_totals(entries: list[zipfile.ZipInfo], archive_size: int, limits: ImportLimits) -> None:
     total = sum(info.file_size for info in entries)
     if total > limits.max_uncompressed_total:
-        raise _total_too_large(limits)
+        raise ImportRejected(
+            "zip_bomb",
+            f"The zip archive expands to more than {describe_size(limits.max_uncompressed_total)}.",
+            limit=limits.max_uncompressed_total,
+        )
     if total > limits.ratio_floor and total > limits.max_ratio * archive_size:
         raise ImportRejected(
             "zip_bomb", f"The zip archive expands more than {limits.max_ratio} times."
@@ -218,12 +219,4 @@ def _too_many_entries(limits: ImportLimits) -> ImportRejected:
         "zip_too_many_entries",
         f"The zip archive holds more than {limits.max_zip_entries:,} files.",
         limit=limits.max_zip_entries,
-    )
-
-
-def _total_too_large(limits: ImportLimits) -> ImportRejected:
-    return ImportRejected(
-        "zip_bomb",
-        f"The zip archive expands to more than {describe_size(limits.max_uncompressed_total)}.",
-        limit=limits.max_uncompressed_total,
     )

@@ -1,0 +1,93 @@
+"""Excel workbooks (.xlsx): the first sheet, with its header somewhere in the first rows."""
+
+import datetime
+import io
+from collections.abc import Sequence
+from itertools import chain, islice
+from typing import Any
+
+from python_calamine import CalamineWorkbook
+
+from app.imports.parsers.columns import HEADER_SEARCH_ROWS, find_header
+from app.imports.parsers.errors import ImportRejected
+from app.imports.parsers.limits import ImportLimits
+from app.imports.parsers.model import Container, ImportFormat, ParsedImport, ParseWarning
+from app.imports.parsers.safe_zip import SafeZip
+from app.imports.parsers.tabular import build_rows
+
+_MIDNIGHT = datetime.time()
+# Excel keeps 15 significant digits; whole numbers up to this are written out digit by digit.
+_EXACT_INTEGER_LIMIT = 1e15
+
+
+def read_xlsx(data: bytes, archive: SafeZip, limits: ImportLimits) -> ParsedImport:
+    # calamine inflates the parts itself and trusts their sizes, so every part is first inflated
+    # here once under the limits.
+    archive.verify(archive.files.values())
+    try:
+        workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
+        sheet_names = workbook.sheet_names
+        # Rows come from the top of the sheet, empty ones included, so index + 1 is Excel's number.
+        records = workbook.get_sheet_by_index(0).iter_rows()
+    except Exception:
+        raise ImportRejected(
+            "spreadsheet_unreadable", "The Excel workbook cannot be read. Save it again as .xlsx."
+        ) from None
+    head = [[cell_text(cell) for cell in row] for row in islice(records, HEADER_SEARCH_ROWS)]
+    search = find_header(head, ImportFormat.XLSX)
+    if search.layout is None:
+        raise ImportRejected(
+            "missing_columns",
+            "The first sheet needs the columns " + ", ".join(search.missing) + ".",
+            missing=list(search.missing),
+        )
+    rows = build_rows(
+        chain(head[search.header_index + 1 :], records),
+        search.layout,
+        first_line=search.header_index + 2,
+        to_text=cell_text,
+        longest_cell=_longest_text,
+        limits=limits,
+    )
+    warnings = ()
+    if len(sheet_names) > 1:
+        warnings = (
+            ParseWarning(
+                "other_sheets_ignored",
+                f"Only the first sheet was read; {len(sheet_names) - 1} other sheet(s) were not.",
+                tuple(sheet_names[1:]),
+            ),
+        )
+    return ParsedImport(search.layout.format, Container.XLSX, rows, warnings)
+
+
+def cell_text(value: Any) -> str:
+    """A cell as the text a person would type for it: phone numbers stored as 5550100.0 give "5550100"."""
+    kind = type(value)
+    if kind is str:
+        return value.strip()
+    if kind is float:
+        if value.is_integer() and abs(value) < _EXACT_INTEGER_LIMIT:
+            return str(int(value))
+        return format(value, ".15g")
+    if kind is int:
+        return str(value)
+    if kind is bool:
+        return "TRUE" if value else "FALSE"
+    if kind is datetime.datetime:
+        if value.time() == _MIDNIGHT:
+            return value.date().isoformat()
+        return value.isoformat(sep=" ")
+    if kind is datetime.date or kind is datetime.time:
+        return value.isoformat()
+    if kind is datetime.timedelta:
+        return str(value)
+    return "" if value is None else str(value).strip()
+
+
+def _longest_text(cells: Sequence[Any]) -> int:
+    longest = 0
+    for cell in cells:
+        if type(cell) is str and len(cell) > longest:
+            longest = len(cell)
+    return longest

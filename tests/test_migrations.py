@@ -1,0 +1,36 @@
+"""Schemas and migrations are one truth."""
+
+import asyncio
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
+
+from app.core.db import Base, sqlalchemy_url
+from tests.fixtures.database import recreate_database, run_migrations
+
+
+async def test_models_match_the_migrations(engine: AsyncEngine) -> None:
+    async with engine.connect() as conn:
+        diff = await conn.run_sync(
+            lambda sync: compare_metadata(MigrationContext.configure(sync, opts={"compare_type": True}), Base.metadata)
+        )
+    assert diff == [], f"models and migrations differ; write a revision: {diff}"
+
+
+async def test_downgrade_to_base_and_upgrade_to_head() -> None:
+    url = await recreate_database("caseload_migrations_test")
+    await asyncio.to_thread(run_migrations, url)
+    await asyncio.to_thread(run_migrations, url, "base", downgrade=True)
+    engine = create_async_engine(sqlalchemy_url(url), poolclass=NullPool)
+    async with engine.connect() as conn:
+        left = (await conn.execute(text(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public' AND table_name <> 'alembic_version'"
+        ))).scalar_one()
+    assert left == 0
+    await asyncio.to_thread(run_migrations, url)
+    async with engine.connect() as conn:
+        assert (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar_one()
+    await engine.dispose()
