@@ -4,8 +4,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+DEVELOPMENT_KEY = "ZGV2LW9ubHkta2V5LWRvLW5vdC11c2UtaW4tcHJvZCE="
 
 
 class Settings(BaseSettings):
@@ -19,7 +22,7 @@ class Settings(BaseSettings):
     public_url: str = "http://127.0.0.1:8000"
     # Keys for encryption at rest (AES-GCM); the first encrypts, all decrypt, so keys can rotate.
     # The development default is refused when ENVIRONMENT=production.
-    encryption_keys: list[str] = Field(default_factory=lambda: ["ZGV2LW9ubHkta2V5LWRvLW5vdC11c2UtaW4tcHJvZCE="])
+    encryption_keys: list[str] = Field(default_factory=lambda: [DEVELOPMENT_KEY])
     environment: Literal["development", "test", "production"] = "development"
 
     db_pool_size: int = 10
@@ -51,6 +54,12 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
     shutdown_grace_s: int = 20
+
+    @model_validator(mode="after")
+    def _no_development_secrets_in_production(self) -> "Settings":
+        if self.environment == "production" and DEVELOPMENT_KEY in self.encryption_keys:
+            raise ValueError("ENCRYPTION_KEYS must be set in production (the development key is public)")
+        return self
 
     @property
     def mail_path(self) -> Path:

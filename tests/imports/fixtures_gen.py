@@ -116,23 +116,27 @@ def jane_rows() -> list[list[str]]:
 
 # --- XLSX ------------------------------------------------------------------------------------
 
+_OPC = "http://schemas.openxmlformats.org/package/2006"
+_OFFICE_RELS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_SPREADSHEETML = "application/vnd.openxmlformats-officedocument.spreadsheetml"
 _XLSX_CONTENT_TYPES = (
     '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-    '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-    '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+    f'<Types xmlns="{_OPC}/content-types">'
+    '<Default Extension="rels" '
+    'ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
     '<Default Extension="xml" ContentType="application/xml"/>'
-    '<Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
-    '<Override PartName="/xl/styles.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
+    f'<Override PartName="/xl/workbook.xml" ContentType="{_SPREADSHEETML}.sheet.main+xml"/>'
+    f'<Override PartName="/xl/styles.xml" ContentType="{_SPREADSHEETML}.styles+xml"/>'
     "{sheets}</Types>"
 )
 _XLSX_SHEET_TYPE = (
     '<Override PartName="/xl/worksheets/sheet{n}.xml" '
-    'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+    f'ContentType="{_SPREADSHEETML}.worksheet+xml"/>'
 )
 _XLSX_ROOT_RELS = (
     '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-    '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-    '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/>'
+    f'<Relationships xmlns="{_OPC}/relationships">'
+    f'<Relationship Id="rId1" Type="{_OFFICE_RELS}/officeDocument" Target="xl/workbook.xml"/>'
     "</Relationships>"
 )
 _XLSX_STYLES = (
@@ -185,25 +189,23 @@ def _workbook_xml(names: list[str]) -> str:
     return (
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
         '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
-        'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
+        f'xmlns:r="{_OFFICE_RELS}">'
         f"<sheets>{sheets}</sheets></workbook>"
     )
 
 
 def _workbook_rels(count: int) -> str:
     rels = "".join(
-        f'<Relationship Id="rId{n}" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
-        f'relationships/worksheet" Target="worksheets/sheet{n}.xml"/>'
+        f'<Relationship Id="rId{n}" Type="{_OFFICE_RELS}/worksheet" '
+        f'Target="worksheets/sheet{n}.xml"/>'
         for n in range(1, count + 1)
     )
     styles = (
-        f'<Relationship Id="rId{count + 1}" Type="http://schemas.openxmlformats.org/'
-        'officeDocument/2006/relationships/styles" Target="styles.xml"/>'
+        f'<Relationship Id="rId{count + 1}" Type="{_OFFICE_RELS}/styles" Target="styles.xml"/>'
     )
     return (
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-        '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-        f"{rels}{styles}</Relationships>"
+        f'<Relationships xmlns="{_OPC}/relationships">{rels}{styles}</Relationships>'
     )
 
 
@@ -226,7 +228,8 @@ def _sheet_xml(rows: Sequence[Sequence[Cell]], first_row: int, first_column: int
 
 def _cell_xml(ref: str, value: Cell) -> str:
     if isinstance(value, str):
-        return f'<c r="{ref}" t="inlineStr"><is><t xml:space="preserve">{escape(value)}</t></is></c>'
+        text = f'<t xml:space="preserve">{escape(value)}</t>'
+        return f'<c r="{ref}" t="inlineStr"><is>{text}</is></c>'
     if isinstance(value, datetime.datetime):
         serial = (value - _EXCEL_EPOCH).total_seconds() / 86400
         return f'<c r="{ref}" s="{_DATETIME_STYLE}"><v>{serial!r}</v></c>'
@@ -415,7 +418,8 @@ def pdf_bytes(lines: Sequence[str], *, compress: bool = False) -> bytes:
     xref = len(out)
     out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
     out += b"".join(f"{offset:010d} 00000 n \n".encode() for offset in offsets)
-    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\n".encode()
+    out += f"startxref\n{xref}\n%%EOF\n".encode()
     return bytes(out)
 
 
@@ -576,7 +580,8 @@ def simplepractice_export(*, root: str = SP_ROOT, records: str = "Client records
     card("José Núñez", "1007", "José", "Núñez", "jose@example.com", "555-0107",
          datetime.date(1985, 7, 8))
 
-    document("Medical Records/Jane Doe/Progress Note 2024-01-05.pdf", note("Jane Doe", "01/02/1980"))
+    document("Medical Records/Jane Doe/Progress Note 2024-01-05.pdf",
+             note("Jane Doe", "01/02/1980"))
     document("Medical Records/Jane Doe/Questionnaires/PHQ-9.pdf", note("Jane Doe", None))
     document("Psychotherapy Notes/Jane Doe/Session 1.pdf", note("Jane Doe", None))
     document("Administrative/Jane Doe/Consent.pdf", note("Jane Doe", None))

@@ -66,7 +66,10 @@ _LEADING_BLANKS = b" \t\r\n" + codecs.BOM_UTF8
 def read_import(
     data: bytes, *, limits: ImportLimits = DEFAULT_LIMITS, password: str | None = None
 ) -> ParsedImport:
-    """Read an uploaded client list. `password` opens a ZipCrypto-protected SimplePractice export."""
+    """Read an uploaded client list.
+
+    `password` opens a ZipCrypto-protected SimplePractice export; other files ignore it.
+    """
     # Only a blank start needs the whole file stripped to know it is all blank.
     if not data[:4096].lstrip(_LEADING_BLANKS) and not data.lstrip(_LEADING_BLANKS):
         raise ImportRejected("empty_file", "The file is empty.")
@@ -111,7 +114,8 @@ def _refuse_known_binary(data: bytes) -> None:
         if _OLE_ENCRYPTION_STREAM in data:
             raise ImportRejected(
                 "spreadsheet_encrypted",
-                "The Excel workbook is password protected. Remove the password and upload it again.",
+                "The Excel workbook is password protected. "
+                "Remove the password and upload it again.",
             )
         raise ImportRejected(
             "unsupported_type",

@@ -15,7 +15,8 @@ class ImportLimits:
     max_ratio: int = 200
     max_member_size: int = 200 * MiB
     # Small members of repetitive bytes legitimately compress far beyond max_ratio (an empty
-    # worksheet, a blank form); they cost nothing to inflate, so the ratio is only judged above this.
+    # worksheet, a blank form); they cost nothing to inflate, so the ratio is only judged for
+    # members (and archives) that inflate beyond this.
     ratio_floor: int = 1 * MiB
 
 

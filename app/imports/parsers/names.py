@@ -58,7 +58,7 @@ def split_couple(text: str) -> tuple[str, str] | None:
 
 
 def name_key(text: str) -> str:
-    """Compare names the way a person would: no case, accents or punctuation ("O’Brien" = "o brien")."""
+    """Names as a person compares them: no case, accents or punctuation ("O’Brien" = "o brien")."""
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     kept = "".join(c if c.isalnum() else " " for c in decomposed if not unicodedata.combining(c))
     return " ".join(kept.split())

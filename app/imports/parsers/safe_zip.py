@@ -52,7 +52,9 @@ class SafeZip:
                 continue
             if info.orig_filename in self.files:
                 raise ImportRejected(
-                    "zip_corrupt", "The zip archive names one file twice.", member=info.orig_filename
+                    "zip_corrupt",
+                    "The zip archive names one file twice.",
+                    member=info.orig_filename,
                 )
             self.files[info.orig_filename] = info
         _check_totals(entries, len(data), limits)
@@ -103,7 +105,7 @@ class SafeZip:
 
 
 def _declared_entry_count(data: bytes) -> int | None:
-    """The entry count from the end-of-central-directory record (zip64 aware), if it can be found."""
+    """The entry count in the end-of-central-directory record (zip64 aware), if there is one."""
     eocd = data.rfind(_EOCD, max(0, len(data) - _EOCD_SIZE - _MAX_COMMENT))
     if eocd < 0 or eocd + _EOCD_SIZE > len(data):
         return None
@@ -156,7 +158,8 @@ def _check_entry(info: zipfile.ZipInfo, limits: ImportLimits) -> None:
             member=name,
             limit=limits.max_member_size,
         )
-    if info.file_size > limits.ratio_floor and info.file_size > limits.max_ratio * info.compress_size:
+    ratio_exceeded = info.file_size > limits.max_ratio * info.compress_size
+    if info.file_size > limits.ratio_floor and ratio_exceeded:
         raise ImportRejected(
             "zip_bomb",
             f"A file in the zip archive expands more than {limits.max_ratio} times.",

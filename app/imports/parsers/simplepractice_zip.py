@@ -181,8 +181,9 @@ class _Matcher:
     def __init__(self, cards: list[VCard]) -> None:
         self._by_name: dict[str, list[int]] = defaultdict(list)
         for index, card in enumerate(cards):
-            if card.name_key:
-                self._by_name[card.name_key].append(index)
+            key = name_key(card.written_name)
+            if key:
+                self._by_name[key].append(index)
 
     def owners(self, document: _Document) -> tuple[list[int], bool]:
         """The candidate card indexes, and whether the folder names a couple."""

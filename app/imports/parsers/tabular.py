@@ -1,16 +1,25 @@
-"""Turning the records of a CSV file or a worksheet into rows, once the header is known."""
+"""Turning the records of a CSV file or a worksheet into rows, once the header is known.
+
+This is the per-row hot path (100,000-row files are common): each row's mapped cells are fetched
+and converted in C (itemgetter, map) and only the few mapped fields are looked at in Python.
+"""
 
 from collections.abc import Callable, Iterable, Sequence
+from operator import itemgetter
 from typing import Any, TypeVar
 
 from app.imports.parsers.columns import Layout
 from app.imports.parsers.errors import ImportRejected
 from app.imports.parsers.limits import ImportLimits
 from app.imports.parsers.model import Badge, ImportFormat, ImportRow
-from app.imports.parsers.names import PersonName, split_full_name
+from app.imports.parsers.names import split_full_name
 
 Cell = TypeVar("Cell")
-RowBuilder = Callable[[Sequence[Any], int], ImportRow | None]
+Fields = list[str | None]
+
+# The order of the values a _CellPicker returns.
+_FIELDS = ("first_name", "last_name", "full_name", "email", "phone", "contact_email",
+           "contact_phone", "record_id", "deceased")
 
 
 def build_rows(
@@ -23,7 +32,9 @@ def build_rows(
     limits: ImportLimits,
 ) -> list[ImportRow]:
     """`records` start right after the header; `first_line` is the 1-based number of the first."""
-    build = _row_builder(layout, to_text)
+    pick = _CellPicker(layout, to_text)
+    make_row = _full_name_row if layout.full_name else _row
+    contact_allowed = layout.format is ImportFormat.SIMPLEPRACTICE_CLIENT_DETAILS
     max_chars = limits.max_field_chars
     max_rows = limits.max_rows
     rows: list[ImportRow] = []
@@ -31,8 +42,8 @@ def build_rows(
         if not cells:
             continue
         if longest_cell(cells) > max_chars:
-            raise field_too_large(layout.headers, cells, line, longest_cell, max_chars)
-        row = build(cells, line)
+            raise _field_too_large(layout.headers, cells, line, longest_cell, max_chars)
+        row = make_row(pick(cells), line, contact_allowed)
         if row is not None:
             rows.append(row)
             if len(rows) > max_rows:
@@ -46,7 +57,79 @@ def too_many_rows(max_rows: int) -> ImportRejected:
     )
 
 
-def field_too_large(
+class _CellPicker:
+    """Per field, the first non-empty text among its columns (headers may repeat)."""
+
+    def __init__(self, layout: Layout, to_text: Callable[[Any], str]) -> None:
+        flat: list[int] = []
+        # (field slot, position in `flat`): most fields have one column, a few have fallbacks.
+        self._single: list[tuple[int, int]] = []
+        self._fallbacks: list[tuple[int, range]] = []
+        for slot, name in enumerate(_FIELDS):
+            indexes = getattr(layout, name)
+            positions = range(len(flat), len(flat) + len(indexes))
+            if len(indexes) == 1:
+                self._single.append((slot, positions[0]))
+            elif indexes:
+                self._fallbacks.append((slot, positions))
+            flat.extend(indexes)
+        # itemgetter returns a bare value, not a tuple, when given a single index.
+        self._get = itemgetter(*flat) if len(flat) > 1 else lambda cells: (cells[flat[0]],)
+        self._padding = [""] * (max(flat) + 1)
+        self._blank: Fields = [None] * len(_FIELDS)
+        self._to_text = to_text
+
+    def __call__(self, cells: Sequence[Any]) -> Fields:
+        try:
+            raw = self._get(cells)
+        except IndexError:
+            # Some writers drop the empty cells at the end of a row.
+            raw = self._get([*cells, *self._padding[len(cells) :]])
+        texts = list(map(self._to_text, raw))
+        values = self._blank.copy()
+        for slot, position in self._single:
+            values[slot] = texts[position] or None
+        for slot, positions in self._fallbacks:
+            for position in positions:
+                if texts[position]:
+                    values[slot] = texts[position]
+                    break
+        return values
+
+
+def _row(values: Fields, line: int, contact_allowed: bool) -> ImportRow | None:
+    first_name, last_name, _, email, phone, _, _, record_id, deceased = values
+    if first_name is None and last_name is None and email is None and phone is None:
+        return None
+    return ImportRow(
+        line,
+        first_name,
+        last_name,
+        email,
+        phone,
+        record_id or f"row {line}",
+        badges=(Badge.DECEASED,) if deceased else (),
+    )
+
+
+def _full_name_row(values: Fields, line: int, contact_allowed: bool) -> ImportRow | None:
+    """SimplePractice reports: one `Client` column, and a minor's details in `Contact ...`."""
+    _, _, full_name, email, phone, contact_email, contact_phone, _, _ = values
+    badges: tuple[Badge, ...] = ()
+    if contact_allowed and (email is None and contact_email or phone is None and contact_phone):
+        email = email or contact_email
+        phone = phone or contact_phone
+        badges = (Badge.MINOR_CONTACT_USED,)
+    if full_name is None and email is None and phone is None:
+        return None
+    first_name = last_name = None
+    if full_name is not None:
+        name = split_full_name(full_name)
+        first_name, last_name, badges = name.first, name.last, (*name.badges, *badges)
+    return ImportRow(line, first_name, last_name, email, phone, f"row {line}", badges=badges)
+
+
+def _field_too_large(
     headers: Sequence[str],
     cells: Sequence[Any],
     line: int,
@@ -54,73 +137,10 @@ def field_too_large(
     max_chars: int,
 ) -> ImportRejected:
     column = next(i for i, cell in enumerate(cells) if longest_cell([cell]) > max_chars)
-    header = headers[column] if column < len(headers) else ""
     return ImportRejected(
         "field_too_large",
         f"Row {line} has a cell longer than {max_chars:,} characters.",
         line=line,
-        column=header,
+        column=headers[column] if column < len(headers) else "",
         limit=max_chars,
     )
-
-
-def _row_builder(layout: Layout, to_text: Callable[[Any], str]) -> RowBuilder:
-    def pick(cells: Sequence[Any], indexes: tuple[int, ...]) -> str | None:
-        count = len(cells)
-        for index in indexes:
-            if index < count:
-                value = to_text(cells[index])
-                if value:
-                    return value
-        return None
-
-    if layout.full_name:
-        return _full_name_builder(layout, pick)
-
-    def build(cells: Sequence[Any], line: int) -> ImportRow | None:
-        first_name = pick(cells, layout.first_name)
-        last_name = pick(cells, layout.last_name)
-        email = pick(cells, layout.email)
-        phone = pick(cells, layout.phone)
-        if first_name is None and last_name is None and email is None and phone is None:
-            return None
-        badges = (Badge.DECEASED,) if layout.deceased and pick(cells, layout.deceased) else ()
-        return ImportRow(
-            line,
-            first_name,
-            last_name,
-            email,
-            phone,
-            pick(cells, layout.record_id) or f"row {line}",
-            badges=badges,
-        )
-
-    return build
-
-
-def _full_name_builder(
-    layout: Layout, pick: Callable[[Sequence[Any], tuple[int, ...]], str | None]
-) -> RowBuilder:
-    """SimplePractice reports: one `Client` column, and a minor's details in `Contact ...`."""
-    uses_contact = layout.format is ImportFormat.SIMPLEPRACTICE_CLIENT_DETAILS
-
-    def build(cells: Sequence[Any], line: int) -> ImportRow | None:
-        full_name = pick(cells, layout.full_name)
-        email = pick(cells, layout.email)
-        phone = pick(cells, layout.phone)
-        contact_used = False
-        if uses_contact and email is None:
-            email = pick(cells, layout.contact_email)
-            contact_used = email is not None
-        if uses_contact and phone is None:
-            phone = pick(cells, layout.contact_phone)
-            contact_used = contact_used or phone is not None
-        if full_name is None and email is None and phone is None:
-            return None
-        name = split_full_name(full_name) if full_name else PersonName(None, None)
-        badges = (*name.badges, Badge.MINOR_CONTACT_USED) if contact_used else name.badges
-        return ImportRow(
-            line, name.first, name.last, email, phone, f"row {line}", badges=badges
-        )
-
-    return build

@@ -13,7 +13,14 @@ from dataclasses import dataclass, field
 
 from app.imports.parsers.errors import ImportRejected
 from app.imports.parsers.limits import ImportLimits
-from app.imports.parsers.model import Badge, Container, ImportFormat, ImportRow, ParsedImport, ParseWarning
+from app.imports.parsers.model import (
+    Badge,
+    Container,
+    ImportFormat,
+    ImportRow,
+    ParsedImport,
+    ParseWarning,
+)
 from app.imports.parsers.names import name_key, split_couple, split_full_name
 from app.imports.parsers.tabular import too_many_rows
 
@@ -33,7 +40,7 @@ class VCard:
     first_name: str | None
     last_name: str | None
     # The whole name as written, for matching SimplePractice's document folders.
-    name_key: str
+    written_name: str
     email: str | None
     phone: str | None
     birthday: datetime.date | None
@@ -170,7 +177,8 @@ class _CardBuilder:
         elif name == b"ORG" and self.organisation is None:
             self.organisation = _unescape(_split_unescaped(text, ";")[0]).strip()
         elif name == b"EMAIL":
-            self._add_candidate(self.emails, _strip_scheme(_unescape(text), "mailto:"), params, prop)
+            email = _strip_scheme(_unescape(text), "mailto:")
+            self._add_candidate(self.emails, email, params, prop)
         elif name == b"TEL":
             self._add_candidate(self.phones, _phone_text(_unescape(text)), params, prop)
         elif name == b"BDAY":
@@ -217,7 +225,7 @@ class _CardBuilder:
         if first is None and last is None and email is None and phone is None:
             return None
         return VCard(
-            self.number, first, last, name_key(whole), email, phone, self.birthday, self.uid, badges
+            self.number, first, last, whole, email, phone, self.birthday, self.uid, badges
         )
 
     def _names(self) -> tuple[str | None, str | None, tuple[Badge, ...], str]:
@@ -248,7 +256,7 @@ class _CardBuilder:
 
 
 def _logical_lines(data: bytes) -> Iterator[bytes]:
-    """Unfold RFC folding (newline + space/tab) and quoted-printable soft breaks (`=` at line end)."""
+    """Undo RFC folding (newline + space or tab) and quoted-printable soft breaks (final `=`)."""
     pending: list[bytes] = []
     soft_break = False
     for raw in data.splitlines():
@@ -272,22 +280,27 @@ def _is_quoted_printable(first_line: bytes) -> bool:
 
 
 def _parse_property(line: bytes) -> _Property | None:
-    colon = _value_separator(line)
+    colon = line.find(b":")
     if colon < 0:
         return None
-    head = line[:colon]
-    parts = _split_params(head)
-    group, _, name = parts[0].rpartition(b".")
+    semicolon = line.find(b";", 0, colon)
+    group, _, name = line[: semicolon if semicolon >= 0 else colon].rpartition(b".")
     name = name.strip().upper()
+    # Most lines (VERSION, ADR, PHOTO, NOTE, ...) are dropped here, before any other work.
     if name not in _WANTED:
         return None
-    return _Property(group.upper(), name, parts[1:], line[colon + 1 :])
+    if semicolon < 0:
+        return _Property(group.upper(), name, [], line[colon + 1 :])
+    if b'"' in line[:colon]:
+        # A quoted parameter value may hold ":" (RFC 6350), so the first colon is not the end.
+        colon = _unquoted_colon(line)
+        if colon < 0:
+            return None
+    return _Property(group.upper(), name, _split_params(line[semicolon + 1 : colon]),
+                     line[colon + 1 :])
 
 
-def _value_separator(line: bytes) -> int:
-    colon = line.find(b":")
-    if colon < 0 or b'"' not in line[:colon]:
-        return colon
+def _unquoted_colon(line: bytes) -> int:
     quoted = False
     for index, byte in enumerate(line):
         if byte == 0x22:

@@ -62,7 +62,7 @@ def read_xlsx(data: bytes, archive: SafeZip, limits: ImportLimits) -> ParsedImpo
 
 
 def cell_text(value: Any) -> str:
-    """A cell as the text a person would type for it: phone numbers stored as 5550100.0 give "5550100"."""
+    """A cell as the text a person would type: a phone number stored as 5550100.0 is "5550100"."""
     kind = type(value)
     if kind is str:
         return value.strip()

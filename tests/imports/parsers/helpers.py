@@ -14,5 +14,8 @@ def rejected(read: Callable[[], object], code: str) -> ImportRejected:
     return caught.value
 
 
-def identities(rows: list[ImportRow]) -> list[tuple[str | None, str | None, str | None, str | None]]:
+Identity = tuple[str | None, str | None, str | None, str | None]
+
+
+def identities(rows: list[ImportRow]) -> list[Identity]:
     return [(row.first_name, row.last_name, row.email, row.phone) for row in rows]

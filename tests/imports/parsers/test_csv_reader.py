@@ -108,7 +108,8 @@ def test_cells_are_trimmed_and_blank_cells_are_none() -> None:
 
 
 def test_short_rows_and_quoted_multiline_cells() -> None:
-    data = b'First Name,Last Name,Notes,Email\nJane,Doe,"line 1\nline 2, still notes",j@example.com\nOmar\n'
+    data = (b'First Name,Last Name,Notes,Email\n'
+            b'Jane,Doe,"line 1\nline 2, still notes",j@example.com\nOmar\n')
     parsed = read_import(data)
     assert identities(parsed.rows) == [("Jane", "Doe", "j@example.com", None),
                                        ("Omar", None, None, None)]
