@@ -2,20 +2,30 @@
 
 from app.models.api_keys import ApiKey
 from app.models.audit import AuditEvent
-from app.models.groups import Group, Membership
+from app.models.groups import AdminGrant, CancellationPolicy, Group, Membership
 from app.models.idempotency import IdempotencyRecord
 from app.models.outbox import MailMessage, OutboxJob
+from app.models.practice import BankAccount, IdentityVerification, Rate
+from app.models.providers import IntakeForm, PracticeLocation, ProviderProfile
 from app.models.users import AuthSession, EmailVerificationToken, User
 
 __all__ = [
+    "AdminGrant",
     "ApiKey",
     "AuditEvent",
     "AuthSession",
+    "BankAccount",
+    "CancellationPolicy",
     "EmailVerificationToken",
     "Group",
     "IdempotencyRecord",
+    "IdentityVerification",
+    "IntakeForm",
     "MailMessage",
     "Membership",
     "OutboxJob",
+    "PracticeLocation",
+    "ProviderProfile",
+    "Rate",
     "User",
 ]
