@@ -5,7 +5,7 @@ Each feature adds its part here: the demo group, its clients and sessions.
 
 from sqlalchemy import func, select
 
-from app.auth.service import create_user
+from app.users.service import create_user
 from app.core.db import Database
 from app.config import get_settings
 from app.models import Group, Membership, User

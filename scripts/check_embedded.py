@@ -103,7 +103,7 @@ def main() -> None:
             code = process.wait(timeout=60)
         except subprocess.TimeoutExpired:
             process.kill()
-            raise SystemExit("check_embedded: caseload dev did not stop within 60 s of SIGTERM")
+            raise SystemExit("check_embedded: caseload dev did not stop within 60 s of SIGTERM") from None
         log.close()
         shutil.rmtree(workdir, ignore_errors=True)
     if code not in (0, -signal.SIGTERM):

@@ -5,12 +5,12 @@ from fastapi.security import OAuth2PasswordRequestForm
 
 from app.auth import schemas, service
 from app.config import Settings, get_settings
-from app.core.auth import CurrentActor
+from app.core.auth import CurrentActor, PersonActor
 from app.core.db import DB
 from app.core.errors import problem_response, problem_responses
 from app.core.middleware import client_ip
 from app.core.redis import RedisDep
-from app.core.routing import AUTHENTICATED, PUBLIC, allowed, router
+from app.core.routing import AUTHENTICATED, PERSON, PUBLIC, allowed, router
 
 auth_router = router("/v1/auth", "auth")
 me_router = router("/v1", "me")
@@ -33,6 +33,14 @@ async def signup(body: schemas.SignupRequest, db: DB, settings: SettingsDep) -> 
 async def verify_email(body: schemas.VerifyEmailRequest, db: DB) -> None:
     """Verify an email address with the single-use token from the verification link."""
     await service.verify_email(db, body.token)
+
+
+@auth_router.post(
+    "/accept-invitation", status_code=204, responses=problem_responses(404, 409, 410, 422), **allowed(PUBLIC)
+)
+async def accept_invitation(body: schemas.AcceptInvitationRequest, db: DB) -> None:
+    """Accept an invitation (from a group's owner or admin): choose a password; the email is verified with it."""
+    await service.verify_email(db, body.token, password=body.password)
 
 
 @auth_router.post("/resend-verification", status_code=202, responses=problem_responses(422), **allowed(PUBLIC))
@@ -63,8 +71,8 @@ async def issue_token(
     return schemas.TokenResponse(access_token=token, expires_at=expires_at)
 
 
-@auth_router.post("/logout", status_code=204, responses=problem_responses(401, 409), **allowed(AUTHENTICATED))
-async def logout(actor: CurrentActor, db: DB) -> None:
+@auth_router.post("/logout", status_code=204, responses=problem_responses(401, 403), **allowed(PERSON))
+async def logout(actor: PersonActor, db: DB) -> None:
     """End the current login session: its token stops working at once."""
     await service.logout(db, actor)
 

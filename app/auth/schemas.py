@@ -27,6 +27,10 @@ class VerifyEmailRequest(Strict):
     token: str = Field(min_length=10, max_length=200, description="The token from the verification link.")
 
 
+class AcceptInvitationRequest(VerifyEmailRequest):
+    password: str = Field(min_length=12, max_length=128, description="At least 12 characters.")
+
+
 class ResendVerificationRequest(Strict):
     email: EmailStr
 

@@ -1,10 +1,8 @@
 """Accounts and credentials (A1-A4): sign-up, email verification, login sessions."""
 
-import uuid
 from datetime import datetime, timedelta
 
 import structlog
-from email_validator import EmailNotValidError, validate_email
 from redis.asyncio import Redis
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,56 +13,15 @@ from app.core.auth import Actor
 from app.core.errors import Problem
 from app.core.mail import send_mail
 from app.core.passwords import hash_password, verify_password
+from app.memberships.service import activate_verified_grants
 from app.models import AuthSession, EmailVerificationToken, User
+from app.users.service import create_user, find_user_by_email, issue_verification_token
 
 log = structlog.get_logger("caseload.auth")
 
 
-def normalize_email(email: str) -> str:
-    """The one spelling stored and compared: trimmed, lower case (A1: unique whatever the case)."""
-    try:
-        return validate_email(email.strip(), check_deliverability=False).normalized.lower()
-    except EmailNotValidError:
-        return email.strip().lower()
-
-
-async def find_user_by_email(db: AsyncSession, email: str) -> User | None:
-    return await db.scalar(select(User).where(func.lower(User.email) == normalize_email(email)))
-
-
-async def create_user(
-    db: AsyncSession,
-    *,
-    email: str,
-    first_name: str,
-    last_name: str,
-    password: str | None = None,
-    verified: bool = False,
-    is_staff: bool = False,
-) -> User:
-    user = User(
-        id=uuid.uuid4(),
-        email=normalize_email(email),
-        first_name=first_name.strip(),
-        last_name=last_name.strip(),
-        password_hash=await hash_password(password) if password else None,
-        email_verified_at=func.now() if verified else None,
-        is_staff=is_staff,
-    )
-    db.add(user)
-    await db.flush()
-    return user
-
-
 async def send_verification(db: AsyncSession, user: User, settings: Settings) -> None:
-    secret = tokens.new_secret(tokens.VERIFICATION_PREFIX)
-    db.add(
-        EmailVerificationToken(
-            user_id=user.id,
-            token_hash=tokens.digest(secret),
-            expires_at=func.now() + timedelta(hours=settings.verification_token_hours),
-        )
-    )
+    secret = issue_verification_token(db, user)
     link = f"{settings.public_url}/verify-email?token={secret}"
     await send_mail(
         db,
@@ -102,7 +59,8 @@ async def signup(
     )
 
 
-async def verify_email(db: AsyncSession, secret: str) -> None:
+async def verify_email(db: AsyncSession, secret: str, *, password: str | None = None) -> None:
+    """A2: consume a verification (or invitation) token; an invited account also chooses its password."""
     token = await db.scalar(
         select(EmailVerificationToken)
         .where(EmailVerificationToken.token_hash == tokens.digest(secret))
@@ -115,11 +73,21 @@ async def verify_email(db: AsyncSession, secret: str) -> None:
     now = await db.scalar(select(func.now()))
     if token.expires_at <= now:
         raise Problem(410, "verification_token_expired", "This verification link has expired. Request a new one.")
+    user = await db.get(User, token.user_id, with_for_update=True)
+    assert user is not None
+    if password is not None:
+        if user.password_hash is not None:
+            raise Problem(409, "invitation_already_accepted", "This account already has a password. Log in instead.")
+        user.password_hash = await hash_password(password)
+    elif user.password_hash is None:
+        raise Problem(409, "password_required", "This is an invitation: accept it with POST /v1/auth/accept-invitation and a password.")
     token.used_at = now
-    await db.execute(
-        update(User).where(User.id == token.user_id, User.email_verified_at.is_(None)).values(email_verified_at=now)
-    )
-    await audit.record(db, None, "user.email_verified", target_type="user", target_id=token.user_id)
+    if user.email_verified_at is None:
+        user.email_verified_at = now
+    await db.flush()
+    await audit.record(db, None, "user.email_verified", target_type="user", target_id=user.id)
+    # G4: admin rights that waited for this verification take effect now.
+    await activate_verified_grants(db, user.id)
 
 
 async def resend_verification(db: AsyncSession, settings: Settings, email: str) -> None:
@@ -159,7 +127,5 @@ async def login(
 
 
 async def logout(db: AsyncSession, actor: Actor) -> None:
-    if actor.session_id is None:
-        raise Problem(409, "not_a_session", "API keys are revoked with DELETE /v1/groups/{group_id}/api-keys/{key_id}.")
     await db.execute(update(AuthSession).where(AuthSession.id == actor.session_id).values(revoked_at=func.now()))
     await audit.record(db, actor, "auth.logout", target_type="session", target_id=actor.session_id)

@@ -150,6 +150,12 @@ async def current_actor(
     return actor
 
 
+async def person_actor(actor: Annotated[Actor, Depends(current_actor)]) -> Actor:
+    if actor.kind != "user":
+        raise Problem(403, "people_only", "This is for people: log in instead of using an API key.")
+    return actor
+
+
 async def staff_actor(actor: Annotated[Actor, Depends(current_actor)]) -> Actor:
     if not actor.is_staff:
         raise Problem(403, "staff_only", "This operation is for Caseload staff.")
@@ -157,4 +163,5 @@ async def staff_actor(actor: Annotated[Actor, Depends(current_actor)]) -> Actor:
 
 
 CurrentActor = Annotated[Actor, Depends(current_actor)]
+PersonActor = Annotated[Actor, Depends(person_actor)]
 StaffActor = Annotated[Actor, Depends(staff_actor)]

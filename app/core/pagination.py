@@ -72,19 +72,26 @@ async def paginate(
     *,
     keys: tuple[InstrumentedAttribute[Any], ...],
     descending: bool = False,
+    rows: bool = False,
 ) -> tuple[list[Any], str | None]:
-    """Run `stmt` (a select of ORM entities) one page at a time, ordered by `keys` (unique together)."""
+    """Run `stmt` one page at a time, ordered by `keys` (unique together).
+
+    `stmt` selects ORM entities; with `rows=True` it selects several and each item is a row whose
+    first entity holds the keys.
+    """
     columns = tuple_(*keys)
     if params.cursor:
         after = decode_cursor(params.cursor, len(keys))
         bound = tuple_(*(_typed(key, value) for key, value in zip(keys, after)))
         stmt = stmt.where(columns < bound if descending else columns > bound)
     order = [key.desc() for key in keys] if descending else list(keys)
-    rows = list((await db.scalars(stmt.order_by(*order).limit(params.limit + 1))).all())
-    if len(rows) <= params.limit:
-        return rows, None
-    rows = rows[: params.limit]
-    return rows, encode_cursor([getattr(rows[-1], key.key) for key in keys])
+    stmt = stmt.order_by(*order).limit(params.limit + 1)
+    items = list((await db.execute(stmt)).all() if rows else (await db.scalars(stmt)).all())
+    if len(items) <= params.limit:
+        return items, None
+    items = items[: params.limit]
+    last = items[-1][0] if rows else items[-1]
+    return items, encode_cursor([getattr(last, key.key) for key in keys])
 
 
 def _typed(key: InstrumentedAttribute[Any], value: Any) -> Any:

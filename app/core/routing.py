@@ -18,6 +18,7 @@ from app.core.idempotency import store_response
 # Routes that are not group capabilities say who they are for instead.
 PUBLIC = "public"  # no credentials
 AUTHENTICATED = "authenticated"  # any logged-in person or API key, about themselves
+PERSON = "person"  # any logged-in person, not an API key
 STAFF = "staff"  # Caseload staff only
 
 

@@ -1,0 +1,115 @@
+import uuid
+from typing import Annotated, Literal
+
+from fastapi import Query
+
+from app.core.auth import CurrentActor
+from app.core.authz import Capability
+from app.core.db import DB
+from app.core.errors import problem_responses
+from app.core.idempotency import Idempotent
+from app.core.pagination import Page, PageQuery
+from app.core.routing import allowed, router
+from app.memberships import schemas, service
+
+memberships_router = router("/v1/groups/{group_id}", "memberships")
+GrantStatus = Literal["pending_approval", "pending_verification", "active", "rejected", "revoked"]
+
+
+@memberships_router.get("/members", responses=problem_responses(401, 403, 404, 422), **allowed(Capability.MEMBERS_READ))
+async def list_members(group_id: uuid.UUID, actor: CurrentActor, db: DB, page: PageQuery) -> Page[schemas.MemberOut]:
+    """The group's active members with their roles."""
+    rows, next_cursor = await service.list_members(db, actor, group_id, page)
+    return Page(items=[schemas.MemberOut.of(*row) for row in rows], next_cursor=next_cursor)
+
+
+@memberships_router.post(
+    "/providers",
+    status_code=201,
+    dependencies=[Idempotent],
+    responses=problem_responses(401, 403, 404, 409, 422),
+    **allowed(Capability.PROVIDERS_ADD),
+)
+async def add_provider(group_id: uuid.UUID, body: schemas.ProviderAdd, actor: CurrentActor, db: DB) -> schemas.MemberOut:
+    """Add a provider (owner only): an existing account is linked, otherwise an invited one is created and mailed."""
+    membership, user, license_type = await service.add_provider(
+        db, actor, group_id, full_name=body.full_name, email=body.email, license_type=body.license_type
+    )
+    return schemas.MemberOut.of(membership, user, license_type)
+
+
+@memberships_router.post(
+    "/admin-grants",
+    status_code=201,
+    dependencies=[Idempotent],
+    responses=problem_responses(401, 403, 404, 409, 422),
+    **allowed(Capability.ADMIN_GRANTS_REQUEST),
+)
+async def request_admin_grant(
+    group_id: uuid.UUID, body: schemas.AdminGrantRequest, actor: CurrentActor, db: DB
+) -> schemas.AdminGrantOut:
+    """Ask for admin rights for a person; the owner's consent and a verified account make them effective (G4)."""
+    grant = await service.request_admin_grant(db, actor, group_id, email=body.email, full_name=body.full_name)
+    return schemas.AdminGrantOut.model_validate(grant)
+
+
+@memberships_router.get(
+    "/admin-grants", responses=problem_responses(401, 403, 404, 422), **allowed(Capability.ADMIN_GRANTS_REQUEST)
+)
+async def list_admin_grants(
+    group_id: uuid.UUID,
+    actor: CurrentActor,
+    db: DB,
+    page: PageQuery,
+    status: Annotated[GrantStatus | None, Query(description="Only grants in this state.")] = None,
+) -> Page[schemas.AdminGrantOut]:
+    """The group's admin grants, oldest first."""
+    grants, next_cursor = await service.list_admin_grants(db, actor, group_id, page, status=status)
+    return Page(items=[schemas.AdminGrantOut.model_validate(g) for g in grants], next_cursor=next_cursor)
+
+
+@memberships_router.post(
+    "/admin-grants/{grant_id}/approve",
+    responses=problem_responses(401, 403, 404, 409, 422),
+    **allowed(Capability.ADMIN_GRANTS_DECIDE),
+)
+async def approve_admin_grant(group_id: uuid.UUID, grant_id: uuid.UUID, actor: CurrentActor, db: DB) -> schemas.AdminGrantOut:
+    """Approve a pending admin grant (owner only); it takes effect once the person's account is verified."""
+    return schemas.AdminGrantOut.model_validate(await service.approve_admin_grant(db, actor, group_id, grant_id))
+
+
+@memberships_router.post(
+    "/admin-grants/{grant_id}/reject",
+    responses=problem_responses(401, 403, 404, 409, 422),
+    **allowed(Capability.ADMIN_GRANTS_DECIDE),
+)
+async def reject_admin_grant(
+    group_id: uuid.UUID, grant_id: uuid.UUID, body: schemas.GrantDecision, actor: CurrentActor, db: DB
+) -> schemas.AdminGrantOut:
+    """Reject a pending admin grant (owner only)."""
+    grant = await service.reject_admin_grant(db, actor, group_id, grant_id, reason=body.reason)
+    return schemas.AdminGrantOut.model_validate(grant)
+
+
+@memberships_router.post(
+    "/admin-grants/{grant_id}/revoke",
+    responses=problem_responses(401, 403, 404, 409, 422),
+    **allowed(Capability.ADMIN_GRANTS_DECIDE),
+)
+async def revoke_admin_grant(
+    group_id: uuid.UUID, grant_id: uuid.UUID, body: schemas.GrantDecision, actor: CurrentActor, db: DB
+) -> schemas.AdminGrantOut:
+    """Take admin rights back, or withdraw a grant not yet in effect (owner only)."""
+    grant = await service.revoke_admin_grant(db, actor, group_id, grant_id, reason=body.reason)
+    return schemas.AdminGrantOut.model_validate(grant)
+
+
+@memberships_router.post(
+    "/ownership-transfer",
+    status_code=204,
+    responses=problem_responses(401, 403, 404, 409, 422),
+    **allowed(Capability.OWNERSHIP_TRANSFER),
+)
+async def transfer_ownership(group_id: uuid.UUID, body: schemas.OwnershipTransfer, actor: CurrentActor, db: DB) -> None:
+    """Hand the group to another verified member (owner only); you stay on as an admin."""
+    await service.transfer_ownership(db, actor, group_id, user_id=body.user_id)

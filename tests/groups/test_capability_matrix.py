@@ -1,0 +1,188 @@
+"""The capability table, enforced on every route of the app, for every kind of caller (rule R1).
+
+Generated from the app's own OpenAPI document: each operation declares `x-capability`, and this
+test derives the status every caller must get from PRODUCT.md's table (app/core/authz.CAPABILITIES).
+A new route without a declared capability, or with a body and no sample below, fails here.
+BOLA: every call from another group's member or key is a 404 that changes nothing in the database.
+"""
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.authz import CAPABILITIES, Capability, Reach, Rule
+from app.core.routing import AUTHENTICATED, PERSON, PUBLIC, STAFF
+from app.main import create_app
+from app.models import AdminGrant, ApiKey
+from app.memberships.service import make_provider
+from tests.fixtures.factories import add_member, api_key, bearer, make_group, make_user, session_token, unique_email
+from tests.groups.route_samples import SAMPLE_BODIES as GROUP_SAMPLES
+
+try:
+    from tests.practice.route_samples import SAMPLE_BODIES as PRACTICE_SAMPLES
+except ImportError:  # pragma: no cover - while that feature is not there
+    PRACTICE_SAMPLES = {}
+
+SAMPLE_BODIES = {**GROUP_SAMPLES, **PRACTICE_SAMPLES}
+CALLERS = ["owner", "admin_only", "provider_only", "provider_admin", "other_group_member", "anonymous", "staff", "api_key", "other_api_key"]
+OUTSIDERS = {"other_group_member", "staff", "other_api_key"}
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    path: str
+    operation_id: str
+    capability: str
+    has_body: bool
+
+
+def operations() -> list[Operation]:
+    spec = create_app().openapi()
+    found = []
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            found.append(
+                Operation(method.upper(), path, operation["operationId"], operation["x-capability"], "requestBody" in operation)
+            )
+    return found
+
+
+OPERATIONS = [op for op in operations() if op.capability != PUBLIC]
+
+
+@dataclass
+class World:
+    ids: dict[str, uuid.UUID]
+    credentials: dict[str, dict[str, str]]
+
+
+@pytest.fixture
+async def world(db: AsyncSession) -> World:
+    owner = await make_user(db, first_name="Owen", last_name="Owner")
+    group = await make_group(db, owner=owner, name="Matrix Practice")
+    people = {"owner": owner}
+    for name, roles in (("admin_only", {"admin": True}), ("provider_only", {"provider": True}), ("provider_admin", {"admin": True, "provider": True})):
+        people[name] = await make_user(db, first_name=name)
+        if roles.get("provider"):
+            await make_provider(db, group, people[name], "LPC")
+            if roles.get("admin"):
+                membership = await add_member_admin(db, group.id, people[name].id)
+                assert membership
+        else:
+            await add_member(db, group, people[name], **roles)
+    await make_provider(db, group, owner, "LCSW")
+    other_group = await make_group(db, name="Other Practice")
+    people["other_group_member"] = await make_user(db)
+    await add_member(db, other_group, people["other_group_member"], admin=True, provider=True)
+    people["staff"] = await make_user(db, is_staff=True)
+    credentials = {name: bearer(await session_token(db, user)) for name, user in people.items()}
+    credentials["anonymous"] = {}
+    credentials["api_key"] = bearer(await api_key(db, group, name="This group's key"))
+    credentials["other_api_key"] = bearer(await api_key(db, other_group))
+    target_key = ApiKey(group_id=group.id, name="Target", display_prefix="ck_target", key_hash=uuid.uuid4().bytes * 2)
+    grantee = await make_user(db)
+    grant = AdminGrant(group_id=group.id, user_id=grantee.id, requested_by_user_id=people["admin_only"].id, status="pending_approval")
+    db.add_all([target_key, grant])
+    await db.flush()
+    ids = {name: user.id for name, user in people.items()}
+    ids.update(group_id=group.id, user_id=people["provider_only"].id, grant_id=grant.id, key_id=target_key.id)
+    return World(ids=ids, credentials=credentials)
+
+
+async def add_member_admin(db: AsyncSession, group_id: uuid.UUID, user_id: uuid.UUID):
+    from app.memberships.service import ensure_membership
+
+    return await ensure_membership(db, group_id, user_id, is_admin=True)
+
+
+def allowed_for(caller: str, rule: Rule, world: World, path_user: uuid.UUID | None) -> bool:
+    """PRODUCT.md's table restated: the provider column is own work, the admin column the whole group."""
+    if caller == "api_key":
+        return rule.api_key and rule.admin is Reach.GROUP
+    is_owner = caller == "owner"
+    is_admin = caller in ("owner", "admin_only", "provider_admin")
+    is_provider = caller in ("owner", "provider_only", "provider_admin")
+    if rule.owner_only:
+        return is_owner
+    if is_admin and rule.admin is Reach.GROUP:
+        return True
+    if is_provider and rule.provider is Reach.GROUP:
+        return True
+    if is_provider and rule.provider is Reach.OWN:
+        return path_user is None or path_user == world.ids[caller]
+    return False
+
+
+def expected_status(op: Operation, caller: str, world: World) -> str:
+    """'401', '403', '404', or 'ok' (authorization passed: any status but those and 5xx)."""
+    if caller == "anonymous":
+        return "401"
+    if op.capability == AUTHENTICATED:
+        return "ok"
+    if op.capability == PERSON:
+        return "403" if caller in ("api_key", "other_api_key") else "ok"
+    if op.capability == STAFF:
+        return "ok" if caller == "staff" else "403"
+    if caller in OUTSIDERS:
+        return "404"
+    path_user = world.ids["user_id"] if "{user_id}" in op.path else None
+    return "ok" if allowed_for(caller, CAPABILITIES[Capability(op.capability)], world, path_user) else "403"
+
+
+def request_body(op: Operation, world: World) -> Any:
+    body = SAMPLE_BODIES[op.operation_id]
+    replacements = {"$email": unique_email("matrix"), "$provider_admin": str(world.ids["provider_admin"])}
+    return {key: replacements.get(value, value) if isinstance(value, str) else value for key, value in body.items()}
+
+
+# Authenticating marks a credential as used; that is bookkeeping, not a change made by the request.
+_WITHOUT_USAGE = {
+    "api_keys": "(t.id, t.group_id, t.name, t.key_hash, t.revoked_at)",
+    "auth_sessions": "(t.id, t.user_id, t.token_hash, t.expires_at, t.revoked_at)",
+}
+
+
+async def database_fingerprint(db: AsyncSession) -> dict[str, str]:
+    tables = (await db.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"))).scalars().all()
+    prints = {}
+    for table in tables:
+        row = _WITHOUT_USAGE.get(table, "t")
+        query = f"SELECT md5(coalesce(string_agg({row}::text, ',' ORDER BY {row}::text), '')) FROM \"{table}\" t"
+        prints[table] = (await db.execute(text(query))).scalar_one()
+    return prints
+
+
+def test_every_route_declares_a_known_capability_and_has_samples() -> None:
+    for op in operations():
+        assert op.capability in {PUBLIC, AUTHENTICATED, PERSON, STAFF} | {c.value for c in Capability}, op
+        if op.capability != PUBLIC and op.has_body:
+            assert op.operation_id in SAMPLE_BODIES, f"{op.method} {op.path}: add a sample body for the capability matrix"
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+@pytest.mark.parametrize("op", OPERATIONS, ids=lambda op: op.operation_id)
+async def test_capability_matrix(op: Operation, caller: str, world: World, client: httpx.AsyncClient, db: AsyncSession) -> None:
+    # rule R1 and the capability table, for every route and caller
+    path = op.path
+    for name in ("group_id", "user_id", "grant_id", "key_id"):
+        path = path.replace("{" + name + "}", str(world.ids[name]))
+    assert "{" not in path, f"unknown path parameter in {op.path}: teach the matrix its fixture"
+    expected = expected_status(op, caller, world)
+    before = await database_fingerprint(db) if expected == "404" else None
+    kwargs: dict[str, Any] = {"headers": world.credentials[caller]}
+    if op.has_body:
+        kwargs["json"] = request_body(op, world)
+    response = await client.request(op.method, path, **kwargs)
+    assert response.status_code < 500, response.text
+    if expected == "ok":
+        assert response.status_code not in (401, 403, 404), f"{caller} {op.method} {op.path}: {response.text}"
+    else:
+        assert str(response.status_code) == expected, f"{caller} {op.method} {op.path}: {response.text}"
+    if before is not None:  # BOLA: another group's caller changed nothing
+        assert await database_fingerprint(db) == before
