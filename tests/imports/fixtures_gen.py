@@ -159,9 +159,11 @@ def xlsx_bytes(
     *,
     first_row: int = 1,
     first_column: int = 0,
+    raw_xml: str = "",
 ) -> bytes:
     """A minimal workbook written by hand (openpyxl is not a dependency): inline strings, numbers,
-    dates as styled serial numbers. `first_row`/`first_column` leave an empty area top-left."""
+    dates as styled serial numbers. `first_row`/`first_column` leave an empty area top-left;
+    `raw_xml` is added as is at the end of the first sheet's data."""
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(
@@ -175,9 +177,10 @@ def xlsx_bytes(
         archive.writestr("xl/_rels/workbook.xml.rels", _workbook_rels(len(sheets)))
         archive.writestr("xl/styles.xml", _XLSX_STYLES)
         for n, (_, rows) in enumerate(sheets, 1):
-            archive.writestr(
-                f"xl/worksheets/sheet{n}.xml", _sheet_xml(rows, first_row, first_column)
-            )
+            xml = _sheet_xml(rows, first_row, first_column)
+            if n == 1:
+                xml = xml.replace("</sheetData>", raw_xml + "</sheetData>")
+            archive.writestr(f"xl/worksheets/sheet{n}.xml", xml)
     return out.getvalue()
 
 

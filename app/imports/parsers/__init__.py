@@ -22,6 +22,7 @@ from app.imports.parsers.model import (
 )
 from app.imports.parsers.safe_zip import SafeZip
 from app.imports.parsers.simplepractice_zip import (
+    ExportDocuments,
     is_simplepractice_export,
     read_simplepractice_zip,
     read_zip_member,
@@ -36,6 +37,7 @@ __all__ = [
     "Container",
     "DocumentCategory",
     "DocumentRef",
+    "ExportDocuments",
     "ImportFormat",
     "ImportLimits",
     "ImportRejected",
@@ -70,13 +72,13 @@ def read_import(
 
     `password` opens a ZipCrypto-protected SimplePractice export; other files ignore it.
     """
-    # Only a blank start needs the whole file stripped to know it is all blank.
-    if not data[:4096].lstrip(_LEADING_BLANKS) and not data.lstrip(_LEADING_BLANKS):
-        raise ImportRejected("empty_file", "The file is empty.")
     if data.startswith(_ZIP_MAGIC):
         return _read_zip(data, limits, password)
     _refuse_known_binary(data)
     data = transcode_utf16(data)
+    # Only a blank start needs the whole file stripped to know it is all blank.
+    if not data[:4096].lstrip(_LEADING_BLANKS) and not data.lstrip(_LEADING_BLANKS):
+        raise ImportRejected("empty_file", "The file is empty.")
     refuse_binary(data)
     if data[:64].lstrip(_LEADING_BLANKS)[: len(_VCARD_START)].upper() == _VCARD_START:
         return _require_rows(read_vcard_file(data, limits))
@@ -95,12 +97,11 @@ def _require_rows(parsed: ParsedImport) -> ParsedImport:
 
 def _read_zip(data: bytes, limits: ImportLimits, password: str | None) -> ParsedImport:
     archive = SafeZip(data, limits, password)
-    names = list(archive.files)
-    if not names:
+    if not archive.files:
         raise ImportRejected("empty_file", "The zip archive is empty.")
     if "xl/workbook.xml" in archive.files:
         return _require_rows(read_xlsx(data, archive, limits))
-    if is_simplepractice_export(names):
+    if is_simplepractice_export(archive.files):
         return _require_rows(read_simplepractice_zip(archive, limits))
     raise ImportRejected(
         "unsupported_type",

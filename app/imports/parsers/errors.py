@@ -10,10 +10,10 @@ class ImportRejected(Exception):
     `extra` carries specifics (column names, line numbers, archive member names); member names and
     cell values can be personal data: show them to the uploader, keep them out of logs.
 
-    Codes: empty_file, no_rows, unsupported_type, bad_encoding, spreadsheet_unreadable,
-    spreadsheet_encrypted, missing_columns, too_many_rows, field_too_large, zip_corrupt, zip_bomb,
-    zip_member_too_large, zip_too_many_entries, zip_unsafe_path, zip_symlink,
-    zip_unsupported_method, zip_encrypted, zip_password_wrong, zip_member_not_found.
+    Codes: empty_file, no_rows, unsupported_type, bad_encoding, missing_columns, too_many_rows,
+    field_too_large, spreadsheet_unreadable, spreadsheet_encrypted, spreadsheet_too_large,
+    zip_corrupt, zip_bomb, zip_member_too_large, zip_too_many_entries, zip_unsafe_path,
+    zip_symlink, zip_unsupported_method, zip_encrypted, zip_password_wrong, zip_member_not_found.
     """
 
     def __init__(self, code: str, detail: str, **extra: Any) -> None:

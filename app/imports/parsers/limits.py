@@ -18,6 +18,8 @@ class ImportLimits:
     # worksheet, a blank form); they cost nothing to inflate, so the ratio is only judged for
     # members (and archives) that inflate beyond this.
     ratio_floor: int = 1 * MiB
+    # calamine holds a worksheet as a dense grid of some 32 bytes a cell, blanks included.
+    max_sheet_cells: int = 20_000_000
 
 
 DEFAULT_LIMITS = ImportLimits()

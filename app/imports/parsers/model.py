@@ -54,6 +54,15 @@ class DocumentRef:
 
 @dataclass(frozen=True, slots=True)
 class ImportRow:
+    """One person found in the file. Names, email and phone are the text as written, trimmed,
+    None when absent; nothing is validated here (that is the review step's job, rule I6).
+
+    `line` is what to show the uploader: the row number (CSV record or worksheet row, counting
+    the header) or the card number. `source_ref` identifies the person in the source: the
+    export's id (SimplePractice client id, Jane patient number, TheraNest client id, vCard UID)
+    or else "row N" / "card N".
+    """
+
     line: int
     first_name: str | None
     last_name: str | None

@@ -11,7 +11,7 @@ import re
 import zipfile
 import zlib
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from enum import Enum, auto
 
@@ -67,8 +67,32 @@ class _Document:
     is_message: bool
 
 
-def is_simplepractice_export(member_names: list[str]) -> bool:
+def is_simplepractice_export(member_names: Iterable[str]) -> bool:
     return any(_locate(name) is _Kind.CARD for name in member_names)
+
+
+class ExportDocuments:
+    """Reads the documents named by DocumentRefs out of one uploaded export.
+
+    The archive is checked again as a whole once (the bytes come back from storage at finalize),
+    then each read is held to its member's declared size.
+    """
+
+    def __init__(
+        self, data: bytes, *, limits: ImportLimits = DEFAULT_LIMITS, password: str | None = None
+    ) -> None:
+        self._archive = SafeZip(data, limits, password)
+
+    def read(self, member_name: str) -> bytes:
+        info = self._archive.files.get(member_name)
+        if info is None or not isinstance(_locate(member_name), _Document):
+            # Billing documents are refused here too: they are never imported (rule I4).
+            raise ImportRejected(
+                "zip_member_not_found",
+                "The archive has no importable document by that name.",
+                member=member_name,
+            )
+        return self._archive.read(info)
 
 
 def read_zip_member(
@@ -78,17 +102,9 @@ def read_zip_member(
     limits: ImportLimits = DEFAULT_LIMITS,
     password: str | None = None,
 ) -> bytes:
-    """The bytes of one document named by a DocumentRef, re-checked under the same limits."""
-    archive = SafeZip(data, limits, password)
-    info = archive.files.get(member_name)
-    if info is None or not isinstance(_locate(member_name), _Document):
-        # Billing documents are refused here too: they are never imported (rule I4).
-        raise ImportRejected(
-            "zip_member_not_found",
-            "The archive has no importable document by that name.",
-            member=member_name,
-        )
-    return archive.read(info)
+    """One document's bytes. To read many, use one ExportDocuments: each call here re-checks
+    the whole central directory."""
+    return ExportDocuments(data, limits=limits, password=password).read(member_name)
 
 
 def read_simplepractice_zip(archive: SafeZip, limits: ImportLimits) -> ParsedImport:

@@ -15,7 +15,6 @@ from app.imports.parsers.model import Badge, ImportFormat, ImportRow
 from app.imports.parsers.names import split_full_name
 
 Cell = TypeVar("Cell")
-Fields = list[str | None]
 
 # The order of the values a _CellPicker returns.
 _FIELDS = ("first_name", "last_name", "full_name", "email", "phone", "contact_email",
@@ -58,37 +57,37 @@ def too_many_rows(max_rows: int) -> ImportRejected:
 
 
 class _CellPicker:
-    """Per field, the first non-empty text among its columns (headers may repeat)."""
+    """Per field, the first non-empty text among its columns ("" if none): repeated headers and
+    fallback columns (mobile, then home phone) give a field several."""
 
     def __init__(self, layout: Layout, to_text: Callable[[Any], str]) -> None:
         flat: list[int] = []
-        # (field slot, position in `flat`): most fields have one column, a few have fallbacks.
-        self._single: list[tuple[int, int]] = []
+        slots: list[int] = []
         self._fallbacks: list[tuple[int, range]] = []
         for slot, name in enumerate(_FIELDS):
             indexes = getattr(layout, name)
             positions = range(len(flat), len(flat) + len(indexes))
-            if len(indexes) == 1:
-                self._single.append((slot, positions[0]))
-            elif indexes:
+            if len(indexes) > 1:
                 self._fallbacks.append((slot, positions))
+            # An absent field points past the mapped cells, at the "" appended to every row.
+            slots.append(positions[0] if indexes else -1)
             flat.extend(indexes)
         # itemgetter returns a bare value, not a tuple, when given a single index.
         self._get = itemgetter(*flat) if len(flat) > 1 else lambda cells: (cells[flat[0]],)
+        self._arrange = itemgetter(*slots)
         self._padding = [""] * (max(flat) + 1)
-        self._blank: Fields = [None] * len(_FIELDS)
         self._to_text = to_text
 
-    def __call__(self, cells: Sequence[Any]) -> Fields:
+    def __call__(self, cells: Sequence[Any]) -> Sequence[str]:
         try:
             raw = self._get(cells)
         except IndexError:
             # Some writers drop the empty cells at the end of a row.
             raw = self._get([*cells, *self._padding[len(cells) :]])
-        texts = list(map(self._to_text, raw))
-        values = self._blank.copy()
-        for slot, position in self._single:
-            values[slot] = texts[position] or None
+        texts = [*map(self._to_text, raw), ""]
+        if not self._fallbacks:
+            return self._arrange(texts)
+        values = list(self._arrange(texts))
         for slot, positions in self._fallbacks:
             for position in positions:
                 if texts[position]:
@@ -97,36 +96,38 @@ class _CellPicker:
         return values
 
 
-def _row(values: Fields, line: int, contact_allowed: bool) -> ImportRow | None:
+def _row(values: Sequence[str], line: int, contact_allowed: bool) -> ImportRow | None:
     first_name, last_name, _, email, phone, _, _, record_id, deceased = values
-    if first_name is None and last_name is None and email is None and phone is None:
+    if not (first_name or last_name or email or phone):
         return None
     return ImportRow(
         line,
-        first_name,
-        last_name,
-        email,
-        phone,
+        first_name or None,
+        last_name or None,
+        email or None,
+        phone or None,
         record_id or f"row {line}",
         badges=(Badge.DECEASED,) if deceased else (),
     )
 
 
-def _full_name_row(values: Fields, line: int, contact_allowed: bool) -> ImportRow | None:
+def _full_name_row(values: Sequence[str], line: int, contact_allowed: bool) -> ImportRow | None:
     """SimplePractice reports: one `Client` column, and a minor's details in `Contact ...`."""
     _, _, full_name, email, phone, contact_email, contact_phone, _, _ = values
     badges: tuple[Badge, ...] = ()
-    if contact_allowed and (email is None and contact_email or phone is None and contact_phone):
+    if contact_allowed and (not email and contact_email or not phone and contact_phone):
         email = email or contact_email
         phone = phone or contact_phone
         badges = (Badge.MINOR_CONTACT_USED,)
-    if full_name is None and email is None and phone is None:
+    if not (full_name or email or phone):
         return None
     first_name = last_name = None
-    if full_name is not None:
+    if full_name:
         name = split_full_name(full_name)
         first_name, last_name, badges = name.first, name.last, (*name.badges, *badges)
-    return ImportRow(line, first_name, last_name, email, phone, f"row {line}", badges=badges)
+    return ImportRow(
+        line, first_name, last_name, email or None, phone or None, f"row {line}", badges=badges
+    )
 
 
 def _field_too_large(

@@ -32,6 +32,8 @@ _ENCODINGS = frozenset({"QUOTED-PRINTABLE", "BASE64", "B", "8BIT", "7BIT"})
 _MOBILE_TYPES = frozenset({"cell", "mobile", "iphone"})
 _NOT_PEOPLE = frozenset({"org", "group", "location"})
 _DEFAULT_PREF = 100  # vCard 4.0: PREF runs from 1 (most preferred) to 100
+# Quoted-printable writes a byte as three, and UTF-8 takes up to four bytes a character.
+_MAX_BYTES_PER_CHAR = 12
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,27 +83,32 @@ def parse_vcards(data: bytes, limits: ImportLimits) -> tuple[list[VCard], int]:
     card: _CardBuilder | None = None
     depth = 0
     number = 0
+    max_line = limits.max_field_chars * _MAX_BYTES_PER_CHAR
     for line in _logical_lines(data.removeprefix(codecs.BOM_UTF8)):
-        prop = _parse_property(line)
-        if prop is None:
+        head = _property_head(line)
+        if head is None:
             continue
-        if prop.name == b"BEGIN" and prop.raw_value.strip().upper() == b"VCARD":
-            depth += 1
-            if depth == 1:
-                number += 1
-                if number > limits.max_rows:
-                    raise too_many_rows(limits.max_rows)
-                card = _CardBuilder(number, limits.max_field_chars)
-            continue
-        if prop.name == b"END" and prop.raw_value.strip().upper() == b"VCARD":
+        group, name, colon = head
+        if name in (b"BEGIN", b"END") and line[colon + 1 :].strip().upper() == b"VCARD":
+            if name == b"BEGIN":
+                depth += 1
+                if depth == 1:
+                    number += 1
+                    if number > limits.max_rows:
+                        raise too_many_rows(limits.max_rows)
+                    card = _CardBuilder(number, limits.max_field_chars)
+                continue
             depth = max(depth - 1, 0)
             if depth == 0 and card is not None:
                 organisations += _finish(card, cards)
                 card = None
             continue
         # Depth above 1 is a card nested inside another (vCard 2.1 AGENT): not a client.
-        if card is not None and depth == 1:
-            card.add(prop)
+        if card is None or depth != 1:
+            continue
+        if len(line) > max_line:
+            raise card.too_large(name)
+        card.add(_property(line, group, name, colon))
     if card is not None:
         # A file cut short after the last card's properties still holds that card.
         organisations += _finish(card, cards)
@@ -131,7 +138,6 @@ class _Params:
     pref: int = _DEFAULT_PREF
     encoding: str | None = None
     charset: str | None = None
-    value_type: str | None = None
 
 
 @dataclass(slots=True)
@@ -158,17 +164,20 @@ class _CardBuilder:
         self.birthday: datetime.date | None = None
         self.uid: str | None = None
 
+    def too_large(self, name: bytes) -> ImportRejected:
+        return ImportRejected(
+            "field_too_large",
+            f"Card {self.number} has a value longer than {self.max_chars:,} characters.",
+            line=self.number,
+            column=name.decode("ascii", "replace"),
+            limit=self.max_chars,
+        )
+
     def add(self, prop: _Property) -> None:
         params = _parse_params(prop.params)
         text = _decode_value(prop.raw_value, params)
         if len(text) > self.max_chars:
-            raise ImportRejected(
-                "field_too_large",
-                f"Card {self.number} has a value longer than {self.max_chars:,} characters.",
-                line=self.number,
-                column=prop.name.decode("ascii", "replace"),
-                limit=self.max_chars,
-            )
+            raise self.too_large(prop.name)
         name = prop.name
         if name == b"N" and self.structured_name is None:
             self.structured_name = [_unescape(part).strip() for part in _split_unescaped(text, ";")]
@@ -279,7 +288,8 @@ def _is_quoted_printable(first_line: bytes) -> bool:
     return b"QUOTED-PRINTABLE" in head.upper()
 
 
-def _parse_property(line: bytes) -> _Property | None:
+def _property_head(line: bytes) -> tuple[bytes, bytes, int] | None:
+    """Group, upper-case name and the colon's index, for the properties we read; else None."""
     colon = line.find(b":")
     if colon < 0:
         return None
@@ -289,41 +299,31 @@ def _parse_property(line: bytes) -> _Property | None:
     # Most lines (VERSION, ADR, PHOTO, NOTE, ...) are dropped here, before any other work.
     if name not in _WANTED:
         return None
+    return group.upper(), name, colon
+
+
+def _property(line: bytes, group: bytes, name: bytes, colon: int) -> _Property:
+    semicolon = line.find(b";", 0, colon)
     if semicolon < 0:
-        return _Property(group.upper(), name, [], line[colon + 1 :])
-    if b'"' in line[:colon]:
-        # A quoted parameter value may hold ":" (RFC 6350), so the first colon is not the end.
-        colon = _unquoted_colon(line)
-        if colon < 0:
-            return None
-    return _Property(group.upper(), name, _split_params(line[semicolon + 1 : colon]),
-                     line[colon + 1 :])
-
-
-def _unquoted_colon(line: bytes) -> int:
-    quoted = False
-    for index, byte in enumerate(line):
-        if byte == 0x22:
-            quoted = not quoted
-        elif byte == 0x3A and not quoted:
-            return index
-    return -1
-
-
-def _split_params(head: bytes) -> list[bytes]:
-    if b'"' not in head:
-        return head.split(b";")
-    parts: list[bytes] = []
-    start = 0
-    quoted = False
-    for index, byte in enumerate(head):
-        if byte == 0x22:
-            quoted = not quoted
-        elif byte == 0x3B and not quoted:
-            parts.append(head[start:index])
-            start = index + 1
-    parts.append(head[start:])
-    return parts
+        return _Property(group, name, [], line[colon + 1 :])
+    if b'"' not in line[:colon]:
+        return _Property(group, name, line[semicolon + 1 : colon].split(b";"), line[colon + 1 :])
+    # A quoted parameter value may hold ":" and ";" (RFC 6350): split outside the quotes only.
+    params: list[bytes] = [b""]
+    pieces = line[semicolon + 1 :].split(b'"')
+    for index, piece in enumerate(pieces):
+        if index % 2:
+            params[-1] += b'"' + piece + b'"'
+            continue
+        end = piece.find(b":")
+        outside = piece if end < 0 else piece[:end]
+        first, *rest = outside.split(b";")
+        params[-1] += first
+        params.extend(rest)
+        if end >= 0:
+            value = b'"'.join([piece[end + 1 :], *pieces[index + 1 :]])
+            return _Property(group, name, params, value)
+    return _Property(group, name, params, b"")
 
 
 def _parse_params(raw_params: list[bytes]) -> _Params:
@@ -349,8 +349,6 @@ def _parse_params(raw_params: list[bytes]) -> _Params:
             params.encoding = values[0].upper()
         elif key == "CHARSET":
             params.charset = values[0]
-        elif key == "VALUE":
-            params.value_type = values[0].lower()
     return params
 
 

@@ -14,16 +14,17 @@ from app.imports.parsers.limits import ImportLimits
 from app.imports.parsers.model import Container, ImportFormat, ParsedImport, ParseWarning
 from app.imports.parsers.safe_zip import SafeZip
 from app.imports.parsers.tabular import build_rows
+from app.imports.parsers.workbook_guard import check_declared_strings, check_sheet_extent
 
 _MIDNIGHT = datetime.time()
+# Room above the data for titles, notes and blank rows.
+_PREAMBLE_ROWS = 1_000
 # Excel keeps 15 significant digits; whole numbers up to this are written out digit by digit.
 _EXACT_INTEGER_LIMIT = 1e15
 
 
 def read_xlsx(data: bytes, archive: SafeZip, limits: ImportLimits) -> ParsedImport:
-    # calamine inflates the parts itself and trusts their sizes, so every part is first inflated
-    # here once under the limits.
-    archive.verify(archive.files.values())
+    _check_parts(archive, limits)
     try:
         workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
         sheet_names = workbook.sheet_names
@@ -59,6 +60,18 @@ def read_xlsx(data: bytes, archive: SafeZip, limits: ImportLimits) -> ParsedImpo
             ),
         )
     return ParsedImport(search.layout.format, Container.XLSX, rows, warnings)
+
+
+def _check_parts(archive: SafeZip, limits: ImportLimits) -> None:
+    # calamine inflates the parts itself and trusts their sizes, so each is inflated here first,
+    # under the limits, and searched for the numbers calamine allocates by (workbook_guard). Every
+    # part is searched: the workbook's relationships, not the names, say which part is a sheet.
+    for info in archive.files.values():
+        part = archive.read(info)
+        check_sheet_extent(
+            part, max_rows=limits.max_rows + _PREAMBLE_ROWS, max_cells=limits.max_sheet_cells
+        )
+        check_declared_strings(part)
 
 
 def cell_text(value: Any) -> str:

@@ -8,6 +8,7 @@ import pytest
 from app.imports.parsers import (
     Badge,
     DocumentCategory,
+    ExportDocuments,
     ImportFormat,
     ImportLimits,
     ImportRow,
@@ -165,6 +166,14 @@ def test_read_zip_member_returns_a_documents_bytes() -> None:
     message = next(d for d in jane.documents if d.category is DocumentCategory.SECURE_MESSAGES)
     assert read_zip_member(data, message.member_name) == b"Hello from the portal"
     assert len(read_zip_member(data, jane.documents[0].member_name)) == jane.documents[0].size
+
+
+def test_export_documents_reads_every_attached_document() -> None:
+    data = gen.simplepractice_export()
+    export = ExportDocuments(data)
+    for row in read_import(data).rows:
+        for document in row.documents:
+            assert len(export.read(document.member_name)) == document.size
 
 
 def test_read_zip_member_refuses_cards_junk_and_unknown_names() -> None:

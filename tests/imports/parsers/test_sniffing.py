@@ -41,7 +41,11 @@ def test_utf16_vcard_is_read() -> None:
     assert read_import(data).format is ImportFormat.VCARD
 
 
-@pytest.mark.parametrize("data", [b"", b"   \r\n\t", codecs.BOM_UTF8, codecs.BOM_UTF8 + b"\n\n"])
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"   \r\n\t", codecs.BOM_UTF8, codecs.BOM_UTF8 + b"\n\n",
+     codecs.BOM_UTF16_LE + " \r\n".encode("utf-16-le")],
+)
 def test_empty_file_is_refused(data: bytes) -> None:
     # rule I11
     rejected(lambda: read_import(data), "empty_file")

@@ -129,3 +129,17 @@ def test_huge_value_is_refused_but_huge_photo_is_ignored() -> None:
     huge = b"BEGIN:VCARD\r\nN:Doe;Jane\r\nFN:" + b"x" * 2000 + b"\r\nEND:VCARD\r\n"
     error = rejected(lambda: read_import(huge, limits=limits), "field_too_large")
     assert error.extra["column"] == "FN"
+
+
+def test_quoted_parameters_may_hold_colons_and_semicolons() -> None:
+    data = (b'BEGIN:VCARD\r\nVERSION:4.0\r\nN:Doe;Jane;;;\r\n'
+            b'TEL;TYPE="home";LABEL="Front desk: ext; 2";PREF=1:tel:555-0197\r\n'
+            b'TEL;TYPE="cell,voice":555-0196\r\nEND:VCARD\r\n')
+    assert read_import(data).rows[0].phone == "555-0197"
+
+
+def test_oversized_property_line_is_refused_before_it_is_parsed() -> None:
+    limits = ImportLimits(max_field_chars=100)
+    data = b'BEGIN:VCARD\r\nN:Doe;Jane\r\nTEL;X="' + b'";"' * 1000 + b'":555\r\nEND:VCARD\r\n'
+    error = rejected(lambda: read_import(data, limits=limits), "field_too_large")
+    assert (error.extra["line"], error.extra["column"]) == (1, "TEL")

@@ -1,6 +1,8 @@
 """Excel workbooks, written by the fixture generator's tiny xlsx writer (rules I2, I3, I11)."""
 
 import datetime
+import io
+import zipfile
 
 import pytest
 from python_calamine import CalamineWorkbook
@@ -13,8 +15,6 @@ from tests.imports.parsers.helpers import identities, rejected
 
 def test_generated_workbook_is_what_calamine_reads() -> None:
     # Guards the fixture itself: the hand-written xlsx must be a real workbook to calamine.
-    import io
-
     workbook = CalamineWorkbook.from_filelike(io.BytesIO(gen.people_xlsx(2)))
     rows = workbook.get_sheet_by_index(0).to_python()
     assert rows[0] == ["First Name", "Last Name", "Email", "Mobile Phone", "Birthdate"]
@@ -121,3 +121,51 @@ def test_workbook_parts_are_checked_like_any_zip() -> None:
     data = gen.zip_bytes([("xl/workbook.xml", b"<workbook/>"), ("xl/worksheets/sheet1.xml",
                                                                   b" " * (3 * 1024 * 1024))])
     rejected(lambda: read_import(data), "zip_bomb")
+
+
+@pytest.mark.parametrize(
+    "position",
+    ['<row r="1048576"><c r="XFD1048576"><v>1</v></c></row>',
+     '<row r="5000"><c r="xfd5000"><v>1</v></c></row>',
+     '<row r="3"><c s="0" r="A0000001048576"><v>1</v></c></row>',
+     # a row's r places the cells that have none of their own
+     '<row r="1048576"><c><v>1</v></c></row>'],
+)
+def test_sparse_cell_far_away_is_refused_before_calamine_allocates(position: str) -> None:
+    # rule I11: calamine would allocate the whole grid up to that cell and abort the process
+    rows: list[list[gen.Cell]] = [["First Name", "Last Name"], ["Jane", "Doe"]]
+    data = gen.xlsx_bytes([("Sheet1", rows)], raw_xml=position)
+    error = rejected(lambda: read_import(data), "spreadsheet_too_large")
+    assert error.extra["max_cells"] == ImportLimits().max_sheet_cells
+
+
+def test_wide_but_short_sheet_fits_another_box() -> None:
+    rows: list[list[gen.Cell]] = [["First Name", "Last Name"], ["Jane", "Doe"]]
+    far_column = '<row r="2"><c r="AMJ2"><v>1</v></c></row>'  # column 1024
+    data = gen.xlsx_bytes([("Sheet1", rows)], raw_xml=far_column)
+    assert read_import(data).rows[0].first_name == "Jane"
+    # a tighter cell budget refuses the same sheet
+    rejected(lambda: read_import(data, limits=ImportLimits(max_sheet_cells=1000)),
+             "spreadsheet_too_large")
+
+
+def test_shared_strings_count_beyond_the_data_is_refused() -> None:
+    # rule I11: calamine pre-sizes the table from uniqueCount and aborts when that fails
+    workbook = zipfile.ZipFile(io.BytesIO(gen.people_xlsx(1)))
+    parts = [(info.filename, workbook.read(info)) for info in workbook.infolist()]
+    sst = (b'<?xml version="1.0"?><sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/'
+           b'2006/main" count="1" uniqueCount="4000000000"><si><t>x</t></si></sst>')
+    data = gen.zip_bytes([*parts, ("xl/sharedStrings.xml", sst)])
+    rejected(lambda: read_import(data), "spreadsheet_unreadable")
+
+
+def test_sheet_stored_under_an_unusual_name_is_still_measured() -> None:
+    # The relationships, not the part name, tell calamine where the sheet is.
+    workbook = zipfile.ZipFile(io.BytesIO(gen.people_xlsx(1)))
+    parts = {info.filename: workbook.read(info) for info in workbook.infolist()}
+    sheet = parts.pop("xl/worksheets/sheet1.xml").replace(
+        b"</sheetData>", b'<row r="1048576"><c r="XFD1048576"><v>1</v></c></row></sheetData>')
+    parts["xl/data/hidden.bin"] = sheet
+    parts["xl/_rels/workbook.xml.rels"] = parts["xl/_rels/workbook.xml.rels"].replace(
+        b"worksheets/sheet1.xml", b"data/hidden.bin")
+    rejected(lambda: read_import(gen.zip_bytes(parts.items())), "spreadsheet_too_large")
