@@ -18,9 +18,23 @@ from app.core.logging import configure_logging
 from app.core.middleware import RequestContextMiddleware
 from app.core.openapi import build_openapi
 from app.core.redis import connect
+from app.groups.router import groups_router
 from app.health import health_router
+from app.practice.router import practice_ops_router, practice_router
+from app.providers.router import providers_router
+from app.memberships.router import memberships_router
 
-ROUTERS = [health_router, auth_router, me_router, api_keys_router]
+ROUTERS = [
+    health_router,
+    auth_router,
+    me_router,
+    groups_router,
+    memberships_router,
+    api_keys_router,
+    practice_router,
+    practice_ops_router,
+    providers_router,
+]
 
 
 def operation_id(route: APIRoute) -> str:

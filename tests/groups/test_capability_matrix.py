@@ -18,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.authz import CAPABILITIES, Capability, Reach, Rule
 from app.core.routing import AUTHENTICATED, PERSON, PUBLIC, STAFF
 from app.main import create_app
-from app.models import AdminGrant, ApiKey
+from app.core import crypto
+from app.models import AdminGrant, ApiKey, IdentityVerification
 from app.memberships.service import make_provider
 from tests.fixtures.factories import add_member, api_key, bearer, make_group, make_user, session_token, unique_email
 from tests.groups.route_samples import SAMPLE_BODIES as GROUP_SAMPLES
@@ -88,7 +89,15 @@ async def world(db: AsyncSession) -> World:
     target_key = ApiKey(group_id=group.id, name="Target", display_prefix="ck_target", key_hash=uuid.uuid4().bytes * 2)
     grantee = await make_user(db)
     grant = AdminGrant(group_id=group.id, user_id=grantee.id, requested_by_user_id=people["admin_only"].id, status="pending_approval")
-    db.add_all([target_key, grant])
+    # Something for staff to decide on (the decision route is a 404 when nothing was submitted).
+    submitted = IdentityVerification(
+        group_id=group.id,
+        legal_name="Owen Owner",
+        date_of_birth_encrypted=crypto.encrypt("1980-01-01", purpose="date_of_birth"),
+        tax_id_encrypted=crypto.encrypt("123456789", purpose="tax_id"),
+        tax_id_last4="6789",
+    )
+    db.add_all([target_key, grant, submitted])
     await db.flush()
     ids = {name: user.id for name, user in people.items()}
     ids.update(group_id=group.id, user_id=people["provider_only"].id, grant_id=grant.id, key_id=target_key.id)

@@ -1,0 +1,39 @@
+"""Pure checks for providers' own settings: US addresses and intake-form questions. No I/O."""
+
+import re
+
+# The 50 states, DC and the inhabited territories (USPS codes). Military "states" (AA, AE, AP) are
+# mail routes, not places a client can visit, so they are not practice locations.
+US_STATES = frozenset(
+    "AL AK AZ AR CA CO CT DE FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY NC ND "
+    "OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY DC AS GU MP PR VI".split()
+)
+QUESTION_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
+CHOICE_KINDS = frozenset({"single_choice", "multi_choice"})
+
+
+def us_state(raw: str) -> str:
+    code = raw.strip().upper()
+    if code not in US_STATES:
+        raise ValueError("not a US state or territory: use its two-letter USPS code, e.g. NY")
+    return code
+
+
+def us_zip(raw: str) -> str:
+    """A ZIP code, `12345` or ZIP+4 (`12345-6789`, also accepted as 9 digits); returned as `12345` or `12345-6789`."""
+    value = raw.strip()
+    match = re.fullmatch(r"(\d{5})(?:-?(\d{4}))?", value)
+    if not match:
+        raise ValueError("not a US ZIP code: 5 digits, or ZIP+4 as 12345-6789")
+    return match.group(1) + (f"-{match.group(2)}" if match.group(2) else "")
+
+
+def dedupe(values: list[str]) -> list[str]:
+    """Strip each value and drop repeats (ignoring case), keeping the first spelling and the order."""
+    seen: set[str] = set()
+    kept = []
+    for value in (v.strip() for v in values):
+        if value.casefold() not in seen:
+            seen.add(value.casefold())
+            kept.append(value)
+    return kept

@@ -1,0 +1,94 @@
+"""Bank account: billing settings (admin column), P1, DESIGN 8 (encrypted at rest, never returned whole), R1, R2."""
+
+import httpx
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core import crypto
+from app.models import BankAccount, Group, User
+from tests.fixtures.factories import api_key, bearer, user_headers
+from tests.practice.conftest import audit_events
+
+NUMBER = "000987654321"
+ACCOUNT = {"account_holder_name": "Olive Owner", "routing_number": "021000021", "account_number": NUMBER, "account_type": "checking"}
+
+
+def url(group: Group) -> str:
+    return f"/v1/groups/{group.id}/bank-account"
+
+
+async def raw_row(db: AsyncSession, group: Group) -> dict | None:
+    row = (await db.execute(text("SELECT * FROM bank_accounts WHERE group_id = :g"), {"g": group.id})).mappings().first()
+    return dict(row) if row else None
+
+
+async def test_the_account_number_is_encrypted_at_rest_and_only_its_last_four_returned(client: httpx.AsyncClient, db: AsyncSession, group: Group, admin: User) -> None:
+    # DESIGN 8: bank account numbers are encrypted at rest and never returned whole
+    headers = await user_headers(db, admin)
+    response = await client.put(url(group), json=ACCOUNT, headers=headers)
+    assert response.status_code == 200, response.text
+    summary = response.json()
+    assert set(summary) == {"account_holder_name", "account_type", "routing_number", "account_last4", "updated_at"}
+    assert (summary["account_last4"], summary["routing_number"], summary["account_type"]) == ("4321", "021000021", "checking")
+    assert NUMBER not in response.text
+    row = await raw_row(db, group)
+    assert row is not None
+    for column, value in row.items():  # no column holds the number in clear, in any encoding
+        assert NUMBER.encode() not in (value if isinstance(value, bytes) else str(value).encode()), column
+    assert crypto.decrypt(row["account_number_encrypted"], purpose="bank_account_number") == NUMBER
+    assert row["updated_by_user_id"] == admin.id
+
+    settings = await client.get(f"/v1/groups/{group.id}/settings", headers=headers)
+    assert settings.json()["bank_account"] == summary and NUMBER not in settings.text
+    # rule R2: who changed it, field names only
+    [event] = await audit_events(db, group, "bank_account.updated")
+    assert (event.actor_user_id, event.target_type, event.target_id) == (admin.id, "bank_account", str(group.id))
+    assert event.details == {"fields": ["account_holder_name", "account_number", "account_type", "routing_number"], "replaced": False}
+    assert NUMBER not in str(event.details)
+
+
+async def test_a_new_account_replaces_the_old_one(client: httpx.AsyncClient, db: AsyncSession, group: Group, owner: User) -> None:
+    # P1: one account per group, the one payouts go to
+    headers = await user_headers(db, owner)
+    await client.put(url(group), json=ACCOUNT, headers=headers)
+    second = {**ACCOUNT, "account_number": "55501234", "account_type": "savings", "routing_number": "011000015"}
+    response = await client.put(url(group), json=second, headers=headers)
+    assert response.json()["account_last4"] == "1234" and response.json()["account_type"] == "savings"
+    stored = (await db.execute(select(BankAccount.account_number_encrypted).where(BankAccount.group_id == group.id))).scalars().all()
+    assert [crypto.decrypt(value, purpose="bank_account_number") for value in stored] == ["55501234"]
+    assert [e.details["replaced"] for e in await audit_events(db, group, "bank_account.updated")] == [False, True]
+
+
+async def test_invalid_routing_and_account_numbers_are_refused_without_echoing_them(client: httpx.AsyncClient, db: AsyncSession, group: Group, admin: User) -> None:
+    headers = await user_headers(db, admin)
+    cases = {
+        "body.routing_number": {**ACCOUNT, "routing_number": "021000022"},  # check digit off by one
+        "body.account_number": {**ACCOUNT, "account_number": "12-3456789"},
+    }
+    for field, body in cases.items():
+        response = await client.put(url(group), json=body, headers=headers)
+        assert response.status_code == 422
+        assert [e["field"] for e in response.json()["errors"]] == [field]
+        assert body["account_number"] not in response.text and body["routing_number"] not in response.text
+    short = await client.put(url(group), json={**ACCOUNT, "account_number": "123"}, headers=headers)
+    assert short.status_code == 422
+    kind = await client.put(url(group), json={**ACCOUNT, "account_type": "brokerage"}, headers=headers)
+    assert kind.status_code == 422
+    extra = await client.put(url(group), json={**ACCOUNT, "account_last4": "0000"}, headers=headers)
+    assert extra.status_code == 422 and extra.json()["errors"][0]["type"] == "extra_forbidden"
+    assert await raw_row(db, group) is None
+
+
+async def test_providers_and_partner_keys_are_refused_and_other_groups_get_404(client: httpx.AsyncClient, db: AsyncSession, group: Group, owner: User, provider: User, stranger: User) -> None:
+    # rule R1; capability table: billing settings are "no" for a provider; keys never change where money goes
+    assert (await client.put(url(group), json=ACCOUNT, headers=await user_headers(db, provider))).status_code == 403
+    key = bearer(await api_key(db, group))
+    refused = await client.put(url(group), json=ACCOUNT, headers=key)
+    assert refused.status_code == 403 and refused.json()["capability"] == "billing_settings"
+    assert (await client.put(url(group), json=ACCOUNT, headers=await user_headers(db, stranger))).status_code == 404
+    assert await raw_row(db, group) is None
+    # The key reads the settings (account settings), but not the bank account summary.
+    await client.put(url(group), json=ACCOUNT, headers=await user_headers(db, owner))
+    settings = await client.get(f"/v1/groups/{group.id}/settings", headers=key)
+    assert settings.status_code == 200 and settings.json()["bank_account"] is None
+    assert "4321" not in settings.text
