@@ -197,7 +197,7 @@ def cmd_dev(args: argparse.Namespace) -> None:
     print(
         f"\nCaseload is running.\n  API:        {url}\n  Swagger UI: {url}/docs\n"
         f"  Mail:       {env['MAIL_DIR']} (one .eml file per message)\n"
-        + (f"  Demo login: {demo}\n" if demo else "")
+        + ("  Demo logins:\n" + "".join(f"    {line}\n" for line in demo) if demo else "")
         + "Stop with Ctrl-C.\n",
         flush=True,
     )

@@ -1,34 +1,59 @@
 """Demo data for `caseload dev`, seeded when the database has no users.
 
-Each feature adds its part here: the demo group, its clients and sessions.
+Each feature adds its part here: the demo group and its people, then clients and sessions.
+Every demo account is verified and shares one password, so a newcomer can log in as each role.
 """
 
 from sqlalchemy import func, select
 
-from app.users.service import create_user
-from app.core.db import Database
 from app.config import get_settings
-from app.models import Group, Membership, User
+from app.core.db import Database
+from app.memberships.service import ensure_membership, make_provider
+from app.models import AdminGrant, CancellationPolicy, Group, Membership, Rate, User
+from app.users.service import create_user
 
 DEMO_PASSWORD = "demo-password-2026"
-DEMO_OWNER = "owner@demo.caseload.example"
+DOMAIN = "demo.caseload.example"
+# (email local part, first, last, roles, license type)
+PEOPLE = [
+    ("owner", "Dana", "Reyes", {"owner", "provider"}, "LCSW"),
+    ("admin", "Alex", "Morgan", {"admin"}, None),
+    ("provider-admin", "Priya", "Shah", {"admin", "provider"}, "PsyD"),
+    ("provider", "Sam", "Okafor", {"provider"}, "LPC"),
+    ("provider2", "Lee", "Park", {"provider"}, "LMFT"),
+]
+# Group default rates, integer cents: (CPT code, private pay, insurance contracted rate)
+RATES = [("90791", 20000, 15500), ("90834", 15000, 11000), ("90837", 18000, 13500), ("90847", 17000, 12500)]
 
 
-async def seed_if_empty(database_url: str) -> str | None:
+async def seed_if_empty(database_url: str) -> list[str] | None:
     """Seed the demo group; returns how to log in, or None when the database already had data."""
     database = Database(database_url, get_settings())
     try:
         async with database.sessionmaker() as db:
             if await db.scalar(select(func.count()).select_from(User)):
                 return None
-            owner = await create_user(
-                db, email=DEMO_OWNER, password=DEMO_PASSWORD, first_name="Dana", last_name="Demo", verified=True
-            )
             group = Group(name="Demo Group Practice", time_zone="America/New_York")
             db.add(group)
             await db.flush()
-            db.add(Membership(group_id=group.id, user_id=owner.id, is_owner=True, is_admin=True, is_provider=True))
+            logins = []
+            for local, first, last, roles, license_type in PEOPLE:
+                email = f"{local}@{DOMAIN}"
+                user = await create_user(
+                    db, email=email, password=DEMO_PASSWORD, first_name=first, last_name=last, verified=True
+                )
+                if "owner" in roles:
+                    db.add(Membership(group_id=group.id, user_id=user.id, is_owner=True))
+                    await db.flush()
+                if "provider" in roles:
+                    await make_provider(db, group, user, license_type or "Other")
+                if "admin" in roles:
+                    db.add(AdminGrant(group_id=group.id, user_id=user.id, status="active", activated_at=func.now()))
+                    await ensure_membership(db, group.id, user.id, is_admin=True)
+                logins.append(f"{email} ({', '.join(sorted(roles))})")
+            db.add_all(Rate(group_id=group.id, service_code=code, private_pay_cents=private, insurance_cents=insurance) for code, private, insurance in RATES)
+            db.add(CancellationPolicy(group_id=group.id, window_hours=24, fee_cents=7500, effective_from=func.now()))
             await db.commit()
-            return f"{DEMO_OWNER} / {DEMO_PASSWORD}"
+            return [*logins, f"password for all: {DEMO_PASSWORD}"]
     finally:
         await database.close()

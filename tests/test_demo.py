@@ -1,0 +1,29 @@
+"""The demo data `caseload dev` seeds: every role can log in (issue 3's walkthrough relies on it)."""
+
+import httpx
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.demo import DEMO_PASSWORD, DOMAIN, seed_if_empty
+
+
+async def test_demo_seeds_once_and_every_role_logs_in(live_client: httpx.AsyncClient, engine: AsyncEngine) -> None:
+    from app.config import get_settings
+
+    url = get_settings().database_url
+    logins = await seed_if_empty(url)
+    assert logins and await seed_if_empty(url) is None  # seeded only when empty
+    roles = {}
+    for local in ("owner", "admin", "provider-admin", "provider", "provider2"):
+        token = await live_client.post("/v1/auth/token", data={"username": f"{local}@{DOMAIN}", "password": DEMO_PASSWORD})
+        me = await live_client.get("/v1/me", headers={"Authorization": f"Bearer {token.json()['access_token']}"})
+        roles[local] = me.json()["memberships"][0]["roles"]
+    assert roles == {
+        "owner": ["owner", "provider"],
+        "admin": ["admin"],
+        "provider-admin": ["admin", "provider"],
+        "provider": ["provider"],
+        "provider2": ["provider"],
+    }
+    async with engine.connect() as conn:
+        assert (await conn.execute(text("SELECT count(*) FROM rates"))).scalar_one() == 4
