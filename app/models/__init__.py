@@ -2,6 +2,16 @@
 
 from app.models.api_keys import ApiKey
 from app.models.audit import AuditEvent
+from app.models.clients import (
+    Acknowledgement,
+    BillingMethod,
+    Client,
+    ClientDocument,
+    Conversation,
+    InsurancePolicy,
+    Message,
+    RosterEntry,
+)
 from app.models.groups import AdminGrant, CancellationPolicy, Group, Membership
 from app.models.idempotency import IdempotencyRecord
 from app.models.outbox import MailMessage, OutboxJob
@@ -10,6 +20,14 @@ from app.models.providers import IntakeForm, PracticeLocation, ProviderProfile
 from app.models.users import AuthSession, EmailVerificationToken, User
 
 __all__ = [
+    "Acknowledgement",
+    "BillingMethod",
+    "Client",
+    "ClientDocument",
+    "Conversation",
+    "InsurancePolicy",
+    "Message",
+    "RosterEntry",
     "AdminGrant",
     "ApiKey",
     "AuditEvent",
