@@ -12,6 +12,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from app.contact import e164_phone
 from app.practice import validation
 
 if TYPE_CHECKING:
@@ -45,7 +46,7 @@ def omittable(**kwargs: Any) -> Any:
 
 
 Cents = Annotated[int, Field(ge=0, le=validation.MAX_CENTS, description="Integer cents (USD).")]
-Phone = Annotated[str, Field(min_length=3, max_length=32), _checked(validation.e164_phone, "phone_number")]
+Phone = Annotated[str, Field(min_length=3, max_length=32), _checked(e164_phone, "phone_number")]
 
 
 # --- settings -------------------------------------------------------------------------------------

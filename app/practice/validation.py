@@ -10,23 +10,10 @@ from datetime import UTC, date, datetime, time
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
-import phonenumbers
-
 MAX_CENTS = 10_000_000  # $100,000: far above any session rate; catches a rate typed in dollars*100 twice
 ADULT_AGE = 18
 SERVICE_CODE = re.compile(r"^[A-Za-z0-9]{5}$")
 K = TypeVar("K", bound=Hashable)
-
-
-def e164_phone(raw: str, *, region: str = "US") -> str:
-    """A phone number in E.164 (`+14155550123`); national numbers are read as `region`'s."""
-    try:
-        number = phonenumbers.parse(raw, region)
-    except phonenumbers.NumberParseException:
-        raise ValueError("not a phone number; send it in E.164 (+14155550123) or as a US number") from None
-    if not phonenumbers.is_valid_number(number):
-        raise ValueError("not a valid phone number; send it in E.164 (+14155550123) or as a US number")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def aba_routing_number(raw: str) -> str:

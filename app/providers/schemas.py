@@ -16,6 +16,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from app.contact import us_state
 from app.providers import validation
 
 
@@ -136,7 +137,7 @@ class LocationIn(Strict):
     address_line1: Text200
     address_line2: Text200 | None = None
     city: Text100
-    state: Annotated[str, Field(max_length=2), _checked(validation.us_state, "us_state")] = Field(
+    state: Annotated[str, Field(max_length=2), _checked(us_state, "us_state")] = Field(
         description="Two-letter USPS code of a state, DC or a territory."
     )
     postal_code: Annotated[str, Field(max_length=10), _checked(validation.us_zip, "us_zip")] = Field(

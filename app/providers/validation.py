@@ -2,21 +2,8 @@
 
 import re
 
-# The 50 states, DC and the inhabited territories (USPS codes). Military "states" (AA, AE, AP) are
-# mail routes, not places a client can visit, so they are not practice locations.
-US_STATES = frozenset(
-    "AL AK AZ AR CA CO CT DE FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY NC ND "
-    "OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY DC AS GU MP PR VI".split()
-)
 QUESTION_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 CHOICE_KINDS = frozenset({"single_choice", "multi_choice"})
-
-
-def us_state(raw: str) -> str:
-    code = raw.strip().upper()
-    if code not in US_STATES:
-        raise ValueError("not a US state or territory: use its two-letter USPS code, e.g. NY")
-    return code
 
 
 def us_zip(raw: str) -> str:

@@ -4,6 +4,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from app.contact import e164_phone
 from app.practice import validation
 from app.practice.schemas import SettingsPatch
 from app.practice.service import FIELD_CAPABILITIES
@@ -20,13 +21,13 @@ def test_every_settings_field_belongs_to_a_capability() -> None:
 )
 def test_phone_numbers_are_normalised_to_e164(raw: str, e164: str) -> None:
     # account settings: contact phone
-    assert validation.e164_phone(raw) == e164
+    assert e164_phone(raw) == e164
 
 
 @pytest.mark.parametrize("raw", ["12345", "555-555-5555", "call me", "+1 212 736 500"])
 def test_invalid_phone_numbers_are_refused(raw: str) -> None:
     with pytest.raises(ValueError, match="E.164"):
-        validation.e164_phone(raw)
+        e164_phone(raw)
 
 
 @pytest.mark.parametrize("routing", ["011000015", "021000021", "121000358", "026009593"])
