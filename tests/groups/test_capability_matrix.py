@@ -6,30 +6,44 @@ A new route without a declared capability, or with a body and no sample below, f
 BOLA: every call from another group's member or key is a 404 that changes nothing in the database.
 """
 
+import importlib
 import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from app.core.authz import CAPABILITIES, Capability, Reach, Rule
 from app.core.routing import AUTHENTICATED, PERSON, PUBLIC, STAFF
 from app.main import create_app
 from app.core import crypto
 from app.models import AdminGrant, ApiKey, IdentityVerification
+from app.clients.service import enroll
 from app.memberships.service import make_provider
 from tests.fixtures.factories import add_member, api_key, bearer, make_group, make_user, session_token, unique_email
-from tests.groups.route_samples import SAMPLE_BODIES as GROUP_SAMPLES
 
-try:
-    from tests.practice.route_samples import SAMPLE_BODIES as PRACTICE_SAMPLES
-except ImportError:  # pragma: no cover - while that feature is not there
-    PRACTICE_SAMPLES = {}
 
-SAMPLE_BODIES = {**GROUP_SAMPLES, **PRACTICE_SAMPLES}
+def _feature_samples() -> tuple[dict[str, dict], list[Callable[[AsyncSession, dict[str, uuid.UUID]], Awaitable[None]]]]:
+    """Every feature's tests/<feature>/route_samples.py: sample bodies, and objects to add to the world."""
+    bodies: dict[str, dict] = {}
+    extenders = []
+    for path in sorted(Path(__file__).resolve().parents[1].glob("*/route_samples.py")):
+        module = importlib.import_module(f"tests.{path.parent.name}.route_samples")
+        bodies.update(module.SAMPLE_BODIES)
+        if hasattr(module, "extend_world"):
+            extenders.append(module.extend_world)
+    return bodies, extenders
+
+
+SAMPLE_BODIES, WORLD_EXTENDERS = _feature_samples()
+# Objects in the world (clients, documents, conversations) belong to the provider `user_id`: another
+# provider reaching only their own work does not find them (404), as they would not find a stranger's.
+OWNED_OBJECTS = ("{client_id}", "{document_id}", "{conversation_id}")
 CALLERS = ["owner", "admin_only", "provider_only", "provider_admin", "other_group_member", "anonymous", "staff", "api_key", "other_api_key"]
 OUTSIDERS = {"other_group_member", "staff", "other_api_key"}
 
@@ -63,8 +77,33 @@ class World:
     credentials: dict[str, dict[str, str]]
 
 
+@pytest.fixture(scope="module")
+async def world_conn(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """One connection for the whole matrix: the world is built once, each case runs in a savepoint."""
+    async with engine.connect() as connection:
+        outer = await connection.begin()
+        yield connection
+        await outer.rollback()
+
+
 @pytest.fixture
-async def world(db: AsyncSession) -> World:
+async def conn(world_conn: AsyncConnection, world: World) -> AsyncIterator[AsyncConnection]:
+    """Overrides the suite's `conn`: every case starts from the same world and leaves it unchanged."""
+    savepoint = await world_conn.begin_nested()
+    yield world_conn
+    if savepoint.is_active:
+        await savepoint.rollback()
+
+
+@pytest.fixture(scope="module")
+async def world(world_conn: AsyncConnection) -> World:
+    async with AsyncSession(bind=world_conn, join_transaction_mode="create_savepoint", expire_on_commit=False) as db:
+        built = await build_world(db)
+        await db.commit()  # releases the savepoint: the world stays in the outer transaction
+    return built
+
+
+async def build_world(db: AsyncSession) -> World:
     owner = await make_user(db, first_name="Owen", last_name="Owner")
     group = await make_group(db, owner=owner, name="Matrix Practice")
     people = {"owner": owner}
@@ -99,8 +138,12 @@ async def world(db: AsyncSession) -> World:
     )
     db.add_all([target_key, grant, submitted])
     await db.flush()
+    client_person = await make_user(db, first_name="Casey", last_name="Client")
+    client, _ = await enroll(db, group_id=group.id, user=client_person, provider_user_id=people["provider_only"].id, added_by=owner.id)
     ids = {name: user.id for name, user in people.items()}
-    ids.update(group_id=group.id, user_id=people["provider_only"].id, grant_id=grant.id, key_id=target_key.id)
+    ids.update(group_id=group.id, user_id=people["provider_only"].id, grant_id=grant.id, key_id=target_key.id, client_id=client.id)
+    for extend in WORLD_EXTENDERS:
+        await extend(db, ids)
     return World(ids=ids, credentials=credentials)
 
 
@@ -141,12 +184,17 @@ def expected_status(op: Operation, caller: str, world: World) -> str:
     if caller in OUTSIDERS:
         return "404"
     path_user = world.ids["user_id"] if "{user_id}" in op.path else None
-    return "ok" if allowed_for(caller, CAPABILITIES[Capability(op.capability)], world, path_user) else "403"
+    rule = CAPABILITIES[Capability(op.capability)]
+    if not allowed_for(caller, rule, world, path_user):
+        return "403"
+    if any(part in op.path for part in OWNED_OBJECTS) and not allowed_for(caller, rule, world, world.ids["user_id"]):
+        return "404"  # within the caller's own work only, and this object is another provider's
+    return "ok"
 
 
 def request_body(op: Operation, world: World) -> Any:
     body = SAMPLE_BODIES[op.operation_id]
-    replacements = {"$email": unique_email("matrix"), "$provider_admin": str(world.ids["provider_admin"])}
+    replacements = {"$email": unique_email("matrix")} | {f"${name}": str(value) for name, value in world.ids.items()}
     return {key: replacements.get(value, value) if isinstance(value, str) else value for key, value in body.items()}
 
 
@@ -158,13 +206,14 @@ _WITHOUT_USAGE = {
 
 
 async def database_fingerprint(db: AsyncSession) -> dict[str, str]:
-    tables = (await db.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"))).scalars().all()
-    prints = {}
-    for table in tables:
-        row = _WITHOUT_USAGE.get(table, "t")
-        query = f"SELECT md5(coalesce(string_agg({row}::text, ',' ORDER BY {row}::text), '')) FROM \"{table}\" t"
-        prints[table] = (await db.execute(text(query))).scalar_one()
-    return prints
+    """A digest of every table's rows, in one statement."""
+    tables = (await db.execute(text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version' ORDER BY 1"))).scalars().all()
+    digests = ", ".join(
+        f"(SELECT md5(coalesce(string_agg({_WITHOUT_USAGE.get(t, 't')}::text, ',' ORDER BY {_WITHOUT_USAGE.get(t, 't')}::text), '')) FROM \"{t}\" t)"
+        for t in tables
+    )
+    row = (await db.execute(text(f"SELECT {digests}"))).one()
+    return dict(zip(tables, row, strict=True))
 
 
 def test_every_route_declares_a_known_capability_and_has_samples() -> None:
@@ -179,8 +228,8 @@ def test_every_route_declares_a_known_capability_and_has_samples() -> None:
 async def test_capability_matrix(op: Operation, caller: str, world: World, client: httpx.AsyncClient, db: AsyncSession) -> None:
     # rule R1 and the capability table, for every route and caller
     path = op.path
-    for name in ("group_id", "user_id", "grant_id", "key_id"):
-        path = path.replace("{" + name + "}", str(world.ids[name]))
+    for name, value in world.ids.items():
+        path = path.replace("{" + name + "}", str(value))
     assert "{" not in path, f"unknown path parameter in {op.path}: teach the matrix its fixture"
     expected = expected_status(op, caller, world)
     before = await database_fingerprint(db) if expected == "404" else None

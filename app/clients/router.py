@@ -1,0 +1,105 @@
+import uuid
+from typing import Annotated
+
+from fastapi import Query
+
+from app.clients import readiness, schemas, service
+from app.clients.service import ClientView, RosterStatus
+from app.core.auth import CurrentActor
+from app.core.authz import Capability
+from app.core.db import DB
+from app.core.errors import problem_responses
+from app.core.idempotency import Idempotent
+from app.core.pagination import Page, PageQuery
+from app.core.routing import allowed, router
+
+clients_router = router("/v1/groups/{group_id}/clients", "clients")
+ERRORS = problem_responses(401, 403, 404, 409, 422)
+
+
+def client_out(view: ClientView) -> schemas.ClientOut:
+    c, insurance = view.client, view.insurance
+    items = readiness.checklist(view.facts)
+    return schemas.ClientOut(
+        id=c.id,
+        group_id=c.group_id,
+        user_id=c.user_id,
+        first_name=c.first_name,
+        last_name=c.last_name,
+        email=c.email,
+        phone=c.phone,
+        billing_type=c.billing_type,  # type: ignore[arg-type]
+        telehealth_state=c.telehealth_state,
+        assessments=c.assessments,
+        account_verified=view.account_verified,
+        created_at=c.created_at,
+        rosters=[schemas.RosterOut(provider_user_id=e.provider_user_id, added_at=e.added_at, archived_at=e.archived_at) for e in view.rosters],
+        insurance=(
+            schemas.InsuranceSummary(status=insurance.status, company=insurance.company, member_id=f"••••{insurance.member_id_last4}")  # type: ignore[arg-type]
+            if insurance is not None
+            else schemas.InsuranceSummary(status="none")
+        ),
+        readiness=schemas.ReadinessOut(
+            ready=all(i.done for i in items), items=items, missing=[i.item for i in items if not i.done]
+        ),
+    )
+
+
+@clients_router.post("", status_code=201, dependencies=[Idempotent], responses=ERRORS, **allowed(Capability.CLIENTS))
+async def add_client(group_id: uuid.UUID, body: schemas.ClientCreate, actor: CurrentActor, db: DB) -> schemas.ClientOut:
+    """Add a client to a provider's roster; an email that already has an account links that person (C1-C3)."""
+    return client_out(await service.add_client(db, actor, group_id, body))
+
+
+@clients_router.get("", responses=problem_responses(401, 403, 404, 422), **allowed(Capability.CLIENTS))
+async def list_clients(
+    group_id: uuid.UUID,
+    actor: CurrentActor,
+    db: DB,
+    page: PageQuery,
+    provider_id: Annotated[uuid.UUID | None, Query(description="One provider's roster (providers: only their own).")] = None,
+    status: Annotated[RosterStatus, Query(description="Active, archived or all roster entries.")] = "active",
+    q: Annotated[str | None, Query(max_length=100, description="Name or email prefix; 'ann sm' matches first and last name.")] = None,
+) -> Page[schemas.ClientOut]:
+    """Clients by name: your roster (providers), or any roster or the whole group (admins)."""
+    views, next_cursor = await service.list_clients(db, actor, group_id, page, provider_id=provider_id, status=status, q=q)
+    return Page(items=[client_out(v) for v in views], next_cursor=next_cursor)
+
+
+@clients_router.get("/{client_id}", responses=problem_responses(401, 403, 404, 422), **allowed(Capability.CLIENTS))
+async def read_client(group_id: uuid.UUID, client_id: uuid.UUID, actor: CurrentActor, db: DB) -> schemas.ClientOut:
+    """One client, with rosters, insurance status and the readiness checklist (C4)."""
+    return client_out(await service.read_client(db, actor, group_id, client_id))
+
+
+@clients_router.patch("/{client_id}", responses=ERRORS, **allowed(Capability.CLIENTS))
+async def update_client(
+    group_id: uuid.UUID, client_id: uuid.UUID, body: schemas.ClientUpdate, actor: CurrentActor, db: DB
+) -> schemas.ClientOut:
+    """Edit a client; name, email and phone only until the client has verified their account."""
+    return client_out(await service.update_client(db, actor, group_id, client_id, body))
+
+
+@clients_router.post("/{client_id}/archive", responses=ERRORS, **allowed(Capability.CLIENTS))
+async def archive_client(
+    group_id: uuid.UUID, client_id: uuid.UUID, body: schemas.ArchiveRequest, actor: CurrentActor, db: DB
+) -> schemas.ClientOut:
+    """Archive a client from a roster (add them again to undo); history and documents stay."""
+    return client_out(await service.archive_client(db, actor, group_id, client_id, provider_id=body.provider_id))
+
+
+@clients_router.post("/{client_id}/transfer", responses=ERRORS, **allowed(Capability.CLIENTS))
+async def transfer_client(
+    group_id: uuid.UUID, client_id: uuid.UUID, body: schemas.TransferRequest, actor: CurrentActor, db: DB
+) -> schemas.ClientOut:
+    """Move a client to another provider of the group in one step: archived from one roster, added to the other (G7)."""
+    view = await service.transfer_client(
+        db, actor, group_id, client_id, from_provider_id=body.from_provider_id, to_provider_id=body.to_provider_id
+    )
+    return client_out(view)
+
+
+@clients_router.post("/{client_id}/welcome-email", status_code=202, responses=ERRORS, **allowed(Capability.CLIENTS))
+async def send_welcome_email(group_id: uuid.UUID, client_id: uuid.UUID, actor: CurrentActor, db: DB) -> None:
+    """Email a client new to the platform how to get ready: verify, insurance, billing, forms (C3, I10)."""
+    await service.send_welcome(db, actor, group_id, client_id)

@@ -1,0 +1,96 @@
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
+
+from app.clients.readiness import ChecklistItem, Item
+from app.contact import e164_phone, us_state
+
+BillingType = Literal["insurance", "private_pay"]
+InsuranceStatus = Literal["none", "on_file", "verification_pending", "verified", "failed"]
+# Screening instruments that can be sent to a new client (C1).
+Assessment = Literal["PHQ-9", "GAD-7", "PCL-5", "AUDIT-C", "PHQ-A", "C-SSRS", "ACE", "DAST-10", "EPDS", "MDQ"]
+Phone = Annotated[str, Field(min_length=3, max_length=32), AfterValidator(e164_phone)]
+UsState = Annotated[str, Field(min_length=2, max_length=2), AfterValidator(us_state)]
+Name = Annotated[str, Field(min_length=1, max_length=100)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class InsuranceIn(Strict):
+    company: str = Field(min_length=1, max_length=200)
+    member_id: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9-]+$")
+    date_of_birth: date | None = Field(default=None, description="The subscriber's date of birth.")
+
+
+class ClientCreate(Strict):
+    first_name: Name
+    last_name: Name
+    email: EmailStr
+    phone: Phone = Field(description="Normalised to E.164; US numbers may be given nationally.")
+    billing_type: BillingType
+    insurance: InsuranceIn | None = Field(default=None, description="Kept only when the person has none on file yet.")
+    telehealth_state: UsState | None = Field(default=None, description="Where the client is during telehealth.")
+    assessments: list[Assessment] = Field(default_factory=list, max_length=10)
+    provider_id: uuid.UUID | None = Field(default=None, description="Whose roster the client joins; default: you.")
+    notify: bool = Field(default=False, description="Email the client to verify, add insurance and billing, and sign the forms (C3).")
+
+
+class ClientUpdate(Strict):
+    first_name: Name | None = None
+    last_name: Name | None = None
+    email: EmailStr | None = None
+    phone: Phone | None = None
+    billing_type: BillingType | None = None
+    telehealth_state: UsState | None = None
+    assessments: list[Assessment] | None = Field(default=None, max_length=10)
+
+
+class ArchiveRequest(Strict):
+    provider_id: uuid.UUID | None = Field(
+        default=None, description="Whose roster to archive from; needed when the client is on several."
+    )
+
+
+class TransferRequest(Strict):
+    from_provider_id: uuid.UUID
+    to_provider_id: uuid.UUID
+
+
+class RosterOut(BaseModel):
+    provider_user_id: uuid.UUID
+    added_at: datetime
+    archived_at: datetime | None
+
+
+class ReadinessOut(BaseModel):
+    ready: bool = Field(description="C4: sessions with this client can be confirmed.")
+    items: list[ChecklistItem]
+    missing: list[Item]
+
+
+class InsuranceSummary(BaseModel):
+    status: InsuranceStatus
+    company: str | None = None
+    member_id: str | None = Field(default=None, description="Masked: only the last four characters.")
+
+
+class ClientOut(BaseModel):
+    id: uuid.UUID
+    group_id: uuid.UUID
+    user_id: uuid.UUID
+    first_name: str
+    last_name: str
+    email: str
+    phone: str | None
+    billing_type: BillingType
+    telehealth_state: str | None
+    assessments: list[str]
+    account_verified: bool
+    created_at: datetime
+    rosters: list[RosterOut]
+    insurance: InsuranceSummary
+    readiness: ReadinessOut
