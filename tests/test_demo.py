@@ -27,3 +27,12 @@ async def test_demo_seeds_once_and_every_role_logs_in(live_client: httpx.AsyncCl
     }
     async with engine.connect() as conn:
         assert (await conn.execute(text("SELECT count(*) FROM rates"))).scalar_one() == 4
+    # rule C4: clients in every onboarding state, as the provider sees them
+    token = await live_client.post("/v1/auth/token", data={"username": f"provider@{DOMAIN}", "password": DEMO_PASSWORD})
+    headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+    group_id = (await live_client.get("/v1/me", headers=headers)).json()["memberships"][0]["group_id"]
+    clients = (await live_client.get(f"/v1/groups/{group_id}/clients", headers=headers)).json()["items"]
+    missing = {c["last_name"]: c["readiness"]["missing"] for c in clients}
+    assert missing["Ready"] == [] and missing["Private"] == []
+    assert missing["New"] == ["account_verified", "insurance_on_file", "billing_method_on_file", "billing_policy_acknowledged", "privacy_policy_acknowledged"]
+    assert len({tuple(m) for m in missing.values()}) == 5
