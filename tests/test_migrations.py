@@ -9,7 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from app.core.db import Base, sqlalchemy_url
-from tests.fixtures.database import recreate_database, run_migrations
+from tests.fixtures.database import drop_database, recreate_database, run_migrations
+from tests.fixtures.services import TEST_DATABASE
 
 
 async def test_models_match_the_migrations(engine: AsyncEngine) -> None:
@@ -21,7 +22,8 @@ async def test_models_match_the_migrations(engine: AsyncEngine) -> None:
 
 
 async def test_downgrade_to_base_and_upgrade_to_head() -> None:
-    url = await recreate_database("caseload_migrations_test")
+    name = f"{TEST_DATABASE}_migrations"
+    url = await recreate_database(name)
     await asyncio.to_thread(run_migrations, url)
     await asyncio.to_thread(run_migrations, url, "base", downgrade=True)
     engine = create_async_engine(sqlalchemy_url(url), poolclass=NullPool)
@@ -34,3 +36,4 @@ async def test_downgrade_to_base_and_upgrade_to_head() -> None:
     async with engine.connect() as conn:
         assert (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar_one()
     await engine.dispose()
+    await drop_database(name)

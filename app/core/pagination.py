@@ -95,13 +95,15 @@ async def paginate(
 
 
 def _typed(key: InstrumentedAttribute[Any], value: Any) -> Any:
-    # The cursor went through JSON: give timestamps and UUIDs their types back.
+    # The cursor went through JSON: give timestamps and UUIDs their types back, and refuse forged values.
     python_type = key.type.python_type
     try:
         if python_type is datetime:
             value = datetime.fromisoformat(value)
         elif python_type is uuid.UUID:
             value = uuid.UUID(value)
+        elif python_type is int and not isinstance(value, int):
+            raise TypeError
     except (TypeError, ValueError):
         raise _invalid_cursor() from None
     return literal(value, key.type)

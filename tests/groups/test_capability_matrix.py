@@ -178,7 +178,10 @@ def expected_status(op: Operation, caller: str, world: World) -> str:
     if op.capability == AUTHENTICATED:
         return "ok"
     if op.capability == PERSON:
-        return "403" if caller in ("api_key", "other_api_key") else "ok"
+        if caller in ("api_key", "other_api_key"):
+            return "403"
+        # /v1/me/... objects are the client person's own: nobody in the matrix is that client.
+        return "404" if any(part in op.path for part in OWNED_OBJECTS) else "ok"
     if op.capability == STAFF:
         return "ok" if caller == "staff" else "403"
     if caller in OUTSIDERS:
@@ -187,7 +190,8 @@ def expected_status(op: Operation, caller: str, world: World) -> str:
     rule = CAPABILITIES[Capability(op.capability)]
     if not allowed_for(caller, rule, world, path_user):
         return "403"
-    if any(part in op.path for part in OWNED_OBJECTS) and not allowed_for(caller, rule, world, world.ids["user_id"]):
+    owned = any(part in op.path for part in OWNED_OBJECTS) or "$client_id" in str(SAMPLE_BODIES.get(op.operation_id, ""))
+    if owned and not allowed_for(caller, rule, world, world.ids["user_id"]):
         return "404"  # within the caller's own work only, and this object is another provider's
     return "ok"
 
