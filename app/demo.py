@@ -10,11 +10,12 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.clients.readiness import CURRENT_FORM_VERSIONS
-from app.clients.service import INSURANCE_MEMBER_ID, enroll
+from app.clients.service import enroll
 from app.config import get_settings
 from app.core import crypto
 from app.core.db import Database
 from app.memberships.service import ensure_membership, make_provider
+from app.onboarding.service import MEMBER_ID
 from app.models import (
     Acknowledgement,
     AdminGrant,
@@ -98,7 +99,7 @@ async def _demo_client(
     await enroll(db, group_id=group_id, user=user, provider_user_id=provider_id, billing_type=billing, added_by=provider_id)
     if "insurance" in done:
         db.add(InsurancePolicy(
-            user_id=user.id, company="Demo Health Plan", member_id_encrypted=crypto.encrypt("DEMO12345678", purpose=INSURANCE_MEMBER_ID),
+            user_id=user.id, company="Demo Health Plan", member_id_encrypted=crypto.encrypt("DEMO12345678", purpose=MEMBER_ID),
             member_id_last4="5678", copay_cents=2500,
         ))
     if "billing" in done:

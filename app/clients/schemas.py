@@ -1,11 +1,12 @@
 import uuid
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
 
 from app.clients.readiness import ChecklistItem, Item
 from app.contact import e164_phone, us_state
+from app.onboarding.schemas import InsurancePolicyIn
 
 BillingType = Literal["insurance", "private_pay"]
 InsuranceStatus = Literal["none", "on_file", "verification_pending", "verified", "failed"]
@@ -20,19 +21,13 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class InsuranceIn(Strict):
-    company: str = Field(min_length=1, max_length=200)
-    member_id: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9-]+$")
-    date_of_birth: date | None = Field(default=None, description="The subscriber's date of birth.")
-
-
 class ClientCreate(Strict):
     first_name: Name
     last_name: Name
     email: EmailStr
     phone: Phone = Field(description="Normalised to E.164; US numbers may be given nationally.")
     billing_type: BillingType
-    insurance: InsuranceIn | None = Field(default=None, description="Kept only when the person has none on file yet.")
+    insurance: InsurancePolicyIn | None = Field(default=None, description="Kept only when the person has none on file yet.")
     telehealth_state: UsState | None = Field(default=None, description="Where the client is during telehealth.")
     assessments: list[Assessment] = Field(default_factory=list, max_length=10)
     provider_id: uuid.UUID | None = Field(default=None, description="Whose roster the client joins; default: you.")

@@ -8,26 +8,26 @@ import uuid
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import ColumnElement, and_, exists, func, literal_column, or_, select, update
-from sqlalchemy.dialects.postgresql import aggregate_order_by, array_agg
+from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.clients import readiness
 from app.clients.access import visible_client, visible_clients
-from app.clients.schemas import ClientCreate, ClientUpdate, InsuranceIn
+from app.clients.readiness_loader import facts_for, person_facts
+from app.clients.schemas import ClientCreate, ClientUpdate
 from app.config import get_settings
-from app.core import audit, crypto
+from app.core import audit
 from app.core.auth import Actor
 from app.core.authz import Capability, Grant, Reach, require
 from app.core.errors import Problem, conflict, forbidden, not_found
 from app.core.mail import send_mail
 from app.core.pagination import PageParams, paginate
-from app.models import Acknowledgement, BillingMethod, Client, InsurancePolicy, Membership, RosterEntry, User
+from app.models import Client, InsurancePolicy, Membership, RosterEntry, User
+from app.onboarding.schemas import InsurancePolicyIn
+from app.onboarding.service import save_policy
 from app.users.service import create_user, find_user_by_email, issue_verification_token, normalize_email
 
-INSURANCE_MEMBER_ID = "insurance_member_id"  # crypto purpose, shared with the client's own /v1/me/insurance
-INSURANCE_DATE_OF_BIRTH = "insurance_date_of_birth"
 RosterStatus = Literal["active", "archived", "all"]
 
 
@@ -120,7 +120,7 @@ async def add_client(db: AsyncSession, actor: Actor, group_id: uuid.UUID, body: 
     client.telehealth_state = body.telehealth_state or client.telehealth_state
     client.assessments = sorted(set(client.assessments) | set(body.assessments))
     if body.insurance is not None:
-        await _keep_insurance(db, user.id, body.insurance)
+        await _keep_insurance(db, actor, user.id, body.insurance)
     await db.flush()
     await audit.record(db, actor, "client.roster_added", target_type="client", target_id=client.id, group_id=group_id,
                        provider_user_id=str(provider_id))
@@ -130,22 +130,11 @@ async def add_client(db: AsyncSession, actor: Actor, group_id: uuid.UUID, body: 
     return view
 
 
-async def _keep_insurance(db: AsyncSession, user_id: uuid.UUID, insurance: InsuranceIn) -> None:
+async def _keep_insurance(db: AsyncSession, actor: Actor, user_id: uuid.UUID, policy: InsurancePolicyIn) -> None:
     """Insurance given by the practice is kept only when the person has none: theirs is theirs (C1)."""
-    await db.execute(
-        pg_insert(InsurancePolicy)
-        .values(
-            user_id=user_id,
-            company=insurance.company,
-            member_id_encrypted=crypto.encrypt(insurance.member_id, purpose=INSURANCE_MEMBER_ID),
-            member_id_last4=crypto.last4(insurance.member_id),
-            date_of_birth_encrypted=(
-                crypto.encrypt(insurance.date_of_birth.isoformat(), purpose=INSURANCE_DATE_OF_BIRTH)
-                if insurance.date_of_birth else None
-            ),
-        )
-        .on_conflict_do_nothing(index_elements=["user_id"])
-    )
+    if await db.scalar(select(InsurancePolicy.user_id).where(InsurancePolicy.user_id == user_id)) is None:
+        await save_policy(db, user_id, policy)
+        await audit.record(db, actor, "insurance.entered_by_practice", target_type="insurance_policy", target_id=user_id)
 
 
 async def send_onboarding(db: AsyncSession, user: User, client: Client) -> None:
@@ -339,40 +328,24 @@ async def transfer_client(
 
 
 async def load_views(db: AsyncSession, clients: list[Client]) -> list[ClientView]:
-    """What responses show for these clients, in two statements whatever their number."""
+    """What responses show for these clients, in three statements whatever their number."""
     if not clients:
         return []
-    client_ids = [c.id for c in clients]
     entries: dict[uuid.UUID, list[RosterEntry]] = {c.id: [] for c in clients}
     for entry in await db.scalars(
-        select(RosterEntry).where(RosterEntry.client_id.in_(client_ids)).order_by(RosterEntry.added_at)
+        select(RosterEntry).where(RosterEntry.client_id.in_(list(entries))).order_by(RosterEntry.added_at)
     ):
         entries[entry.client_id].append(entry)
-    acknowledged = (
-        select(array_agg(aggregate_order_by(Acknowledgement.document + literal_column("':'") + Acknowledgement.version, Acknowledgement.document)))
-        .where(Acknowledgement.user_id == User.id)
-        .scalar_subquery()
-    )
-    people = {
-        row.id: row
-        for row in await db.execute(
-            select(User.id, User.email_verified_at.is_not(None).label("verified"), InsurancePolicy,
-                   BillingMethod.user_id.is_not(None).label("has_billing"), acknowledged.label("acknowledged"))
-            .outerjoin(InsurancePolicy, InsurancePolicy.user_id == User.id)
-            .outerjoin(BillingMethod, BillingMethod.user_id == User.id)
-            .where(User.id.in_({c.user_id for c in clients}))
+    user_ids = {c.user_id for c in clients}
+    policies = {p.user_id: p for p in await db.scalars(select(InsurancePolicy).where(InsurancePolicy.user_id.in_(user_ids)))}
+    people = await person_facts(db, user_ids)
+    return [
+        ClientView(
+            client=c,
+            account_verified=people[c.user_id].account_verified,
+            rosters=entries[c.id],
+            insurance=policies.get(c.user_id),
+            facts=facts_for(c.billing_type, people[c.user_id]),
         )
-    }
-    views = []
-    for client in clients:
-        person = people[client.user_id]
-        facts = readiness.ReadinessFacts(
-            account_verified=person.verified,
-            billing_type=client.billing_type,
-            has_insurance=person.InsurancePolicy is not None,
-            has_billing_method=person.has_billing,
-            acknowledged=frozenset(tuple(a.split(":", 1)) for a in person.acknowledged or ()),  # type: ignore[misc]
-        )
-        views.append(ClientView(client, person.verified, entries[client.id], person.InsurancePolicy, facts))
-    return views
-
+        for c in clients
+    ]
