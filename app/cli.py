@@ -140,8 +140,8 @@ def cmd_worker(args: argparse.Namespace) -> None:
 
 
 def cmd_create_staff(args: argparse.Namespace) -> None:
-    from app.users.service import create_user, find_user_by_email
     from app.core.db import Database
+    from app.users.service import create_user, find_user_by_email
 
     password = os.environ.get(args.password_env) or getpass.getpass("Password for the staff account: ")
     if len(password) < 12:

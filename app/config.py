@@ -7,7 +7,6 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-
 DEVELOPMENT_KEY = "ZGV2LW9ubHkta2V5LWRvLW5vdC11c2UtaW4tcHJvZCE="
 
 
@@ -41,6 +40,10 @@ class Settings(BaseSettings):
 
     max_body_bytes: int = 1_048_576
     max_upload_bytes: int = 200 * 1_048_576
+    max_document_bytes: int = 25 * 1_048_576  # one client document (C7)
+    files_dir: Path | None = None  # default: <data_dir>/files
+    booking_signups_per_address: int = 20  # C5 sign-ups per client address and window
+    booking_signup_window_s: int = 3600
     idempotency_ttl_hours: int = 48
 
     mail_backend: Literal["file", "log", "smtp"] = "file"
@@ -64,6 +67,10 @@ class Settings(BaseSettings):
     @property
     def mail_path(self) -> Path:
         return self.mail_dir or self.data_dir / "mail"
+
+    @property
+    def files_path(self) -> Path:
+        return self.files_dir or self.data_dir / "files"
 
 
 @lru_cache

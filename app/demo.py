@@ -15,7 +15,6 @@ from app.config import get_settings
 from app.core import crypto
 from app.core.db import Database
 from app.memberships.service import ensure_membership, make_provider
-from app.onboarding.service import MEMBER_ID
 from app.models import (
     Acknowledgement,
     AdminGrant,
@@ -27,6 +26,7 @@ from app.models import (
     Rate,
     User,
 )
+from app.onboarding.service import MEMBER_ID
 from app.users.service import create_user
 
 DEMO_PASSWORD = "demo-password-2026"

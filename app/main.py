@@ -9,6 +9,8 @@ from starlette.requests import Request
 
 from app.api_keys.router import api_keys_router
 from app.auth.router import auth_router, me_router
+from app.booking.router import booking_router
+from app.clients.router import clients_router
 from app.config import Settings, get_settings
 from app.core.db import Database
 from app.core.errors import install_error_handlers
@@ -18,11 +20,16 @@ from app.core.logging import configure_logging
 from app.core.middleware import RequestContextMiddleware
 from app.core.openapi import build_openapi
 from app.core.redis import connect
+from app.core.storage import LocalStorage
+from app.documents.router import documents_router
+from app.estimates.router import estimates_router
 from app.groups.router import groups_router
 from app.health import health_router
+from app.memberships.router import memberships_router
+from app.messaging.router import messaging_router, my_messaging_router
+from app.onboarding.router import onboarding_router
 from app.practice.router import practice_ops_router, practice_router
 from app.providers.router import providers_router
-from app.memberships.router import memberships_router
 
 ROUTERS = [
     health_router,
@@ -34,6 +41,13 @@ ROUTERS = [
     practice_router,
     practice_ops_router,
     providers_router,
+    messaging_router,
+    my_messaging_router,
+    clients_router,
+    onboarding_router,
+    estimates_router,
+    documents_router,
+    booking_router,
 ]
 
 
@@ -54,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await app.state.db.start()
         app.state.redis = await connect(settings.redis_url)
         app.state.outbox_relay = OutboxRelay(app.state.db.sessionmaker, app.state.redis)
+        app.state.storage = LocalStorage(settings.files_path)
         try:
             yield
         finally:

@@ -2,14 +2,10 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, EmailStr, Field
 
 from app.core.auth import Actor
-
-
-class Strict(BaseModel):
-    # Unknown fields are refused (422), never ignored: no mass assignment, no silent typos.
-    model_config = ConfigDict(extra="forbid")
+from app.core.schemas import Strict
 
 
 class SignupRequest(Strict):

@@ -2,10 +2,11 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
+from pydantic import AfterValidator, BaseModel, EmailStr, Field
 
 from app.clients.readiness import ChecklistItem, Item
 from app.contact import e164_phone, us_state
+from app.core.schemas import Strict
 from app.onboarding.schemas import InsurancePolicyIn
 
 BillingType = Literal["insurance", "private_pay"]
@@ -15,10 +16,6 @@ Assessment = Literal["PHQ-9", "GAD-7", "PCL-5", "AUDIT-C", "PHQ-A", "C-SSRS", "A
 Phone = Annotated[str, Field(min_length=3, max_length=32), AfterValidator(e164_phone)]
 UsState = Annotated[str, Field(min_length=2, max_length=2), AfterValidator(us_state)]
 Name = Annotated[str, Field(min_length=1, max_length=100)]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class ClientCreate(Strict):

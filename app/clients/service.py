@@ -26,7 +26,12 @@ from app.core.pagination import PageParams, paginate
 from app.models import Client, InsurancePolicy, Membership, RosterEntry, User
 from app.onboarding.schemas import InsurancePolicyIn
 from app.onboarding.service import save_policy
-from app.users.service import create_user, find_user_by_email, issue_verification_token, normalize_email
+from app.users.service import (
+    create_user,
+    find_user_by_email,
+    issue_verification_token,
+    normalize_email,
+)
 
 RosterStatus = Literal["active", "archived", "all"]
 

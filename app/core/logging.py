@@ -10,7 +10,6 @@ import sys
 import orjson
 import structlog
 
-
 # Tracebacks as data, but never with frame locals: those hold tokens, passwords and PHI.
 _tracebacks_without_locals = structlog.processors.ExceptionRenderer(
     structlog.tracebacks.ExceptionDictTransformer(show_locals=False)

@@ -4,7 +4,14 @@ from typing import Literal
 
 from pydantic import BaseModel, EmailStr, Field, field_validator, model_validator
 
-from app.memberships.schemas import AdminGrantOut, LicenseType, MemberOut, PersonRef, Role, Strict
+from app.memberships.schemas import (
+    AdminGrantOut,
+    LicenseType,
+    MemberOut,
+    PersonRef,
+    Role,
+    Strict,
+)
 from app.models import Group
 from app.timezones import validate_time_zone
 

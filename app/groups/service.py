@@ -12,8 +12,8 @@ from app.core.errors import Problem, not_found
 from app.core.pagination import PageParams, paginate
 from app.groups.schemas import GroupCreate
 from app.memberships import service as memberships
-from app.users.service import find_user_by_email
 from app.models import AdminGrant, Group, Membership, User
+from app.users.service import find_user_by_email
 
 
 async def create_group(db: AsyncSession, actor: Actor, body: GroupCreate) -> tuple[Group, list[AdminGrant]]:

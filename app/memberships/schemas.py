@@ -6,6 +6,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, EmailStr, Field
 
 from app.core.auth import GroupRole
+from app.core.schemas import Strict
 from app.models import Membership, User
 
 
@@ -36,10 +37,6 @@ class LicenseType(StrEnum):
 
 
 Role = Literal["owner", "admin", "provider"]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class PersonRef(Strict):

@@ -15,6 +15,7 @@ from pydantic_core import PydanticCustomError
 
 from app.clients import readiness
 from app.clients.readiness import ChecklistItem, Item
+from app.core.schemas import Strict
 from app.practice.validation import MAX_CENTS
 
 if TYPE_CHECKING:
@@ -23,11 +24,6 @@ if TYPE_CHECKING:
 
 MASK = "••••"
 Document = Literal["billing_policy", "privacy_policy"]
-
-
-class Strict(BaseModel):
-    # Unknown fields are refused (422), never ignored: no mass assignment, no silent typos.
-    model_config = ConfigDict(extra="forbid")
 
 
 def _in_the_past(born: date) -> date:

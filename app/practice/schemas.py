@@ -1,9 +1,8 @@
 import uuid
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     EmailStr,
@@ -13,40 +12,15 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from app.contact import e164_phone
+from app.core.schemas import Strict, checked, omittable
 from app.practice import validation
 
 if TYPE_CHECKING:
     from app.practice.service import SettingsView
 
 
-class Strict(BaseModel):
-    # Unknown fields are refused (422), never ignored: no mass assignment, no silent typos.
-    model_config = ConfigDict(extra="forbid")
-
-
-def _checked(check: Any, error_type: str) -> AfterValidator:
-    """Run a pure check from validation.py; its message (never the value) becomes the 422's message."""
-
-    def run(value: Any) -> Any:
-        try:
-            return check(value)
-        except ValueError as refused:
-            raise PydanticCustomError(error_type, str(refused)) from None
-
-    return AfterValidator(run)
-
-
-def _no_default(schema: dict[str, Any]) -> None:
-    schema.pop("default", None)
-
-
-def omittable(**kwargs: Any) -> Any:
-    """A PATCH field that may be left out (unchanged) but not sent as null: the schema says so too."""
-    return Field(default=None, json_schema_extra=_no_default, **kwargs)
-
-
 Cents = Annotated[int, Field(ge=0, le=validation.MAX_CENTS, description="Integer cents (USD).")]
-Phone = Annotated[str, Field(min_length=3, max_length=32), _checked(e164_phone, "phone_number")]
+Phone = Annotated[str, Field(min_length=3, max_length=32), checked(e164_phone, "phone_number")]
 
 
 # --- settings -------------------------------------------------------------------------------------
@@ -169,7 +143,7 @@ class SettingsOut(BaseModel):
 
 
 class RateIn(Strict):
-    service_code: Annotated[str, _checked(validation.service_code, "service_code")] = Field(
+    service_code: Annotated[str, checked(validation.service_code, "service_code")] = Field(
         description="CPT/HCPCS code, 5 letters or digits (90791, 90837, ...); stored upper-case."
     )
     provider_user_id: uuid.UUID | None = Field(
@@ -206,10 +180,10 @@ class RateCardOut(BaseModel):
 
 class BankAccountIn(Strict):
     account_holder_name: str = Field(min_length=1, max_length=200)
-    routing_number: Annotated[str, _checked(validation.aba_routing_number, "routing_number")] = Field(
+    routing_number: Annotated[str, checked(validation.aba_routing_number, "routing_number")] = Field(
         description="9-digit ABA routing number; its check digit is verified."
     )
-    account_number: Annotated[str, _checked(validation.bank_account_number, "account_number")] = Field(
+    account_number: Annotated[str, checked(validation.bank_account_number, "account_number")] = Field(
         description="4 to 17 digits. Stored encrypted; never returned (only its last four)."
     )
     account_type: Literal["checking", "savings"]
@@ -217,10 +191,10 @@ class BankAccountIn(Strict):
 
 class IdentityVerificationIn(Strict):
     legal_name: str = Field(min_length=1, max_length=200)
-    date_of_birth: Annotated[date, _checked(validation.adult_date_of_birth, "date_of_birth")] = Field(
+    date_of_birth: Annotated[date, checked(validation.adult_date_of_birth, "date_of_birth")] = Field(
         description="The person must be 18 or older. Stored encrypted; never returned."
     )
-    tax_id: Annotated[str, Field(max_length=20), _checked(validation.tax_id, "tax_id")] = Field(
+    tax_id: Annotated[str, Field(max_length=20), checked(validation.tax_id, "tax_id")] = Field(
         description="SSN (123-45-6789) or EIN (12-3456789), dashes optional. Stored encrypted; only its last four are shown."
     )
 

@@ -1,10 +1,9 @@
 import uuid
 from collections import Counter
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -17,32 +16,8 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from app.contact import us_state
+from app.core.schemas import Strict, checked, omittable
 from app.providers import validation
-
-
-class Strict(BaseModel):
-    # Unknown fields are refused (422), never ignored: no mass assignment, no silent typos.
-    model_config = ConfigDict(extra="forbid")
-
-
-def _checked(check: Any, error_type: str) -> AfterValidator:
-    def run(value: Any) -> Any:
-        try:
-            return check(value)
-        except ValueError as refused:
-            raise PydanticCustomError(error_type, str(refused)) from None
-
-    return AfterValidator(run)
-
-
-def _no_default(schema: dict[str, Any]) -> None:
-    schema.pop("default", None)
-
-
-def omittable(**kwargs: Any) -> Any:
-    """A PATCH field that may be left out (unchanged) but not sent as null: the schema says so too."""
-    return Field(default=None, json_schema_extra=_no_default, **kwargs)
-
 
 Text50 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
 Text100 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
@@ -66,8 +41,8 @@ def _https(raw: str) -> str:
     return text
 
 
-HttpsUrl = Annotated[str, Field(json_schema_extra={"format": "uri"}), _checked(_https, "https_url")]
-Deduped = _checked(validation.dedupe, "list")
+HttpsUrl = Annotated[str, Field(json_schema_extra={"format": "uri"}), checked(_https, "https_url")]
+Deduped = checked(validation.dedupe, "list")
 
 
 # --- profile --------------------------------------------------------------------------------------
@@ -137,10 +112,10 @@ class LocationIn(Strict):
     address_line1: Text200
     address_line2: Text200 | None = None
     city: Text100
-    state: Annotated[str, Field(max_length=2), _checked(us_state, "us_state")] = Field(
+    state: Annotated[str, Field(max_length=2), checked(us_state, "us_state")] = Field(
         description="Two-letter USPS code of a state, DC or a territory."
     )
-    postal_code: Annotated[str, Field(max_length=10), _checked(validation.us_zip, "us_zip")] = Field(
+    postal_code: Annotated[str, Field(max_length=10), checked(validation.us_zip, "us_zip")] = Field(
         description="ZIP or ZIP+4."
     )
 

@@ -7,7 +7,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import tokens
 from app.models import ApiKey, AuditEvent, Group, User
-from tests.fixtures.factories import add_member, api_key, bearer, make_group, make_user, user_headers
+from tests.fixtures.factories import (
+    add_member,
+    api_key,
+    bearer,
+    make_group,
+    make_user,
+    user_headers,
+)
 
 
 @pytest.fixture

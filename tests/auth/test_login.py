@@ -7,7 +7,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.passwords import hash_password
 from app.models import AuditEvent, AuthSession
-from tests.fixtures.factories import add_member, bearer, make_group, make_user, user_headers
+from tests.fixtures.factories import (
+    add_member,
+    bearer,
+    make_group,
+    make_user,
+    user_headers,
+)
 
 PASSWORD = "a long enough password"
 

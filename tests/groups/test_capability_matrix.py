@@ -18,29 +18,44 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
+from app.clients.service import enroll
+from app.core import crypto
+from app.core.storage import LocalStorage
 from app.core.authz import CAPABILITIES, Capability, Reach, Rule
 from app.core.routing import AUTHENTICATED, PERSON, PUBLIC, STAFF
 from app.main import create_app
-from app.core import crypto
-from app.models import AdminGrant, ApiKey, IdentityVerification
-from app.clients.service import enroll
 from app.memberships.service import make_provider
-from tests.fixtures.factories import add_member, api_key, bearer, make_group, make_user, session_token, unique_email
+from app.models import AdminGrant, ApiKey, IdentityVerification
+from tests.fixtures.factories import (
+    add_member,
+    api_key,
+    bearer,
+    make_group,
+    make_user,
+    session_token,
+    unique_email,
+)
 
 
-def _feature_samples() -> tuple[dict[str, dict], list[Callable[[AsyncSession, dict[str, uuid.UUID]], Awaitable[None]]]]:
-    """Every feature's tests/<feature>/route_samples.py: sample bodies, and objects to add to the world."""
+WorldExtender = Callable[[AsyncSession, dict[str, uuid.UUID], LocalStorage], Awaitable[None]]
+
+
+def _feature_samples() -> tuple[dict[str, dict], dict[str, dict], list[WorldExtender]]:
+    """Every feature's tests/<feature>/route_samples.py: sample bodies (JSON, or files for multipart
+    uploads), and `extend_world(db, ids, storage)` adding that feature's objects to the world."""
     bodies: dict[str, dict] = {}
+    files: dict[str, dict] = {}
     extenders = []
     for path in sorted(Path(__file__).resolve().parents[1].glob("*/route_samples.py")):
         module = importlib.import_module(f"tests.{path.parent.name}.route_samples")
         bodies.update(module.SAMPLE_BODIES)
+        files.update(getattr(module, "SAMPLE_FILES", {}))
         if hasattr(module, "extend_world"):
             extenders.append(module.extend_world)
-    return bodies, extenders
+    return bodies, files, extenders
 
 
-SAMPLE_BODIES, WORLD_EXTENDERS = _feature_samples()
+SAMPLE_BODIES, SAMPLE_FILES, WORLD_EXTENDERS = _feature_samples()
 # Objects in the world (clients, documents, conversations) belong to the provider `user_id`: another
 # provider reaching only their own work does not find them (404), as they would not find a stranger's.
 OWNED_OBJECTS = ("{client_id}", "{document_id}", "{conversation_id}")
@@ -96,14 +111,20 @@ async def conn(world_conn: AsyncConnection, world: World) -> AsyncIterator[Async
 
 
 @pytest.fixture(scope="module")
-async def world(world_conn: AsyncConnection) -> World:
+def storage(tmp_path_factory: pytest.TempPathFactory) -> LocalStorage:
+    """Overrides the suite's `storage`: the world's stored files outlive each case, as its rows do."""
+    return LocalStorage(tmp_path_factory.mktemp("matrix-files"))
+
+
+@pytest.fixture(scope="module")
+async def world(world_conn: AsyncConnection, storage: LocalStorage) -> World:
     async with AsyncSession(bind=world_conn, join_transaction_mode="create_savepoint", expire_on_commit=False) as db:
-        built = await build_world(db)
+        built = await build_world(db, storage)
         await db.commit()  # releases the savepoint: the world stays in the outer transaction
     return built
 
 
-async def build_world(db: AsyncSession) -> World:
+async def build_world(db: AsyncSession, storage: LocalStorage) -> World:
     owner = await make_user(db, first_name="Owen", last_name="Owner")
     group = await make_group(db, owner=owner, name="Matrix Practice")
     people = {"owner": owner}
@@ -143,7 +164,7 @@ async def build_world(db: AsyncSession) -> World:
     ids = {name: user.id for name, user in people.items()}
     ids.update(group_id=group.id, user_id=people["provider_only"].id, grant_id=grant.id, key_id=target_key.id, client_id=client.id)
     for extend in WORLD_EXTENDERS:
-        await extend(db, ids)
+        await extend(db, ids, storage)
     return World(ids=ids, credentials=credentials)
 
 
@@ -238,7 +259,9 @@ async def test_capability_matrix(op: Operation, caller: str, world: World, clien
     expected = expected_status(op, caller, world)
     before = await database_fingerprint(db) if expected == "404" else None
     kwargs: dict[str, Any] = {"headers": world.credentials[caller]}
-    if op.has_body:
+    if op.operation_id in SAMPLE_FILES:
+        kwargs["files"] = SAMPLE_FILES[op.operation_id]
+    elif op.has_body:
         kwargs["json"] = request_body(op, world)
     response = await client.request(op.method, path, **kwargs)
     assert response.status_code < 500, response.text

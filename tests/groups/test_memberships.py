@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import AdminGrant, AuditEvent, Group, Membership, User
 from tests.fixtures.factories import add_member, make_group, make_user, user_headers
-from tests.fixtures.mail import mails_to, verification_token
+from tests.fixtures.mail import mails_to
 
 
 @pytest.fixture

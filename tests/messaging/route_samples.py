@@ -19,7 +19,7 @@ SAMPLE_BODIES: dict[str, dict] = {
 }
 
 
-async def extend_world(db: AsyncSession, ids: dict) -> None:
+async def extend_world(db: AsyncSession, ids: dict, storage: object) -> None:
     """A conversation between provider `user_id` and client `client_id` of group `group_id`."""
     key = {"group_id": ids["group_id"], "provider_user_id": ids["user_id"], "client_id": ids["client_id"]}
     await db.execute(pg_insert(Conversation).values(id=uuid.uuid4(), **key).on_conflict_do_nothing())

@@ -26,8 +26,8 @@ async def test_every_messaging_route_works_with_its_sample_and_the_extended_worl
     operations = messaging_operations()
     assert {op_id for _, _, op_id, has_body in operations if has_body} == set(SAMPLE_BODIES)
     ids = {"group_id": group.id, "user_id": provider.id, "client_id": client_record.id}
-    await extend_world(db, ids)
-    await extend_world(db, ids)  # the matrix may build its world more than once: same conversation
+    await extend_world(db, ids, None)
+    await extend_world(db, ids, None)  # the matrix may build its world more than once: same conversation
     provider_headers, client_headers = await user_headers(db, provider), await user_headers(db, client_person)
     for method, path, operation_id, has_body in operations:
         url = path.replace("{group_id}", str(ids["group_id"])).replace("{conversation_id}", str(ids["conversation_id"]))

@@ -29,7 +29,7 @@ SAMPLE_BODIES: dict[str, dict] = {
 _PEOPLE = ("owner", "admin_only", "provider_only", "provider_admin", "other_group_member", "staff")
 
 
-async def extend_world(db: AsyncSession, ids: dict[str, uuid.UUID]) -> None:
+async def extend_world(db: AsyncSession, ids: dict[str, uuid.UUID], storage: object) -> None:
     for name in _PEOPLE:
         if name not in ids:
             continue

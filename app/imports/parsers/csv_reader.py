@@ -8,7 +8,12 @@ from itertools import islice
 from app.imports.parsers.columns import HEADER_SEARCH_ROWS, HeaderSearch, find_header
 from app.imports.parsers.errors import ImportRejected
 from app.imports.parsers.limits import ImportLimits
-from app.imports.parsers.model import Container, ImportFormat, ParsedImport, ParseWarning
+from app.imports.parsers.model import (
+    Container,
+    ImportFormat,
+    ParsedImport,
+    ParseWarning,
+)
 from app.imports.parsers.tabular import build_rows
 from app.imports.parsers.text import WINDOWS_1252, decode_text
 

@@ -11,10 +11,18 @@ from python_calamine import CalamineWorkbook
 from app.imports.parsers.columns import HEADER_SEARCH_ROWS, find_header
 from app.imports.parsers.errors import ImportRejected
 from app.imports.parsers.limits import ImportLimits
-from app.imports.parsers.model import Container, ImportFormat, ParsedImport, ParseWarning
+from app.imports.parsers.model import (
+    Container,
+    ImportFormat,
+    ParsedImport,
+    ParseWarning,
+)
 from app.imports.parsers.safe_zip import SafeZip
 from app.imports.parsers.tabular import build_rows
-from app.imports.parsers.workbook_guard import check_declared_strings, check_sheet_extent
+from app.imports.parsers.workbook_guard import (
+    check_declared_strings,
+    check_sheet_extent,
+)
 
 _MIDNIGHT = datetime.time()
 # Room above the data for titles, notes and blank rows.

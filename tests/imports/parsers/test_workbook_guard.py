@@ -4,7 +4,11 @@ import re
 
 import pytest
 
-from app.imports.parsers.workbook_guard import _digits_above, _letters_above, column_name
+from app.imports.parsers.workbook_guard import (
+    _digits_above,
+    _letters_above,
+    column_name,
+)
 
 
 def test_column_names() -> None:

@@ -1,0 +1,104 @@
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request, Response
+from starlette.datastructures import UploadFile
+from starlette.responses import StreamingResponse
+
+from app.config import get_settings
+from app.core.auth import CurrentActor
+from app.core.authz import Capability
+from app.core.db import DB
+from app.core.errors import problem_responses
+from app.core.idempotency import Idempotent
+from app.core.pagination import Page, PageQuery
+from app.core.routing import allowed, router
+from app.core.storage import StorageDep
+from app.documents import schemas, service
+from app.documents.content import content_disposition
+
+documents_router = router("/v1/groups/{group_id}/clients/{client_id}/documents", "clients")
+
+_settings = get_settings()
+# Room for the multipart envelope around the one file: boundaries, part headers.
+_MULTIPART_OVERHEAD = 64 * 1024
+_UPLOAD_BODY_LIMIT = min(_settings.max_upload_bytes, _settings.max_document_bytes + _MULTIPART_OVERHEAD)
+
+
+async def uploaded_file(request: Request) -> AsyncIterator[UploadFile | None]:
+    """The form's `file` part, if there is one (the service says so only after checking who may see the client).
+
+    Parsed here, not as a `File()` parameter: FastAPI reads a form before any dependency runs, and the
+    Idempotency-Key guard (which runs first) needs the raw body to fingerprint it; Starlette reads a
+    body once, so the form is parsed from the copy the guard keeps.
+    """
+    form = await request.form(max_files=1, max_fields=10)
+    try:
+        file = form.get("file")
+        yield file if isinstance(file, UploadFile) else None
+    finally:
+        await form.close()
+
+
+Upload = Annotated[UploadFile | None, Depends(uploaded_file)]
+
+
+@documents_router.post(
+    "",
+    status_code=201,
+    dependencies=[Idempotent],
+    max_body_size=_UPLOAD_BODY_LIMIT,
+    responses=problem_responses(400, 401, 403, 404, 409, 413, 415, 422),
+    openapi_extra={**allowed(Capability.CLIENTS)["openapi_extra"], "requestBody": schemas.UPLOAD_REQUEST_BODY},
+)
+async def upload_document(
+    group_id: uuid.UUID,
+    client_id: uuid.UUID,
+    upload: Upload,
+    actor: CurrentActor,
+    db: DB,
+    storage: StorageDep,
+    response: Response,
+) -> schemas.DocumentOut:
+    """Attach a document to a client (multipart field `file`); its type is read from the content."""
+    document = await service.upload_document(db, storage, actor, group_id, client_id, upload)
+    response.headers["Location"] = f"/v1/groups/{group_id}/clients/{client_id}/documents/{document.id}"
+    return schemas.DocumentOut.model_validate(document)
+
+
+@documents_router.get("", responses=problem_responses(401, 403, 404, 422), **allowed(Capability.CLIENTS))
+async def list_documents(
+    group_id: uuid.UUID, client_id: uuid.UUID, actor: CurrentActor, db: DB, page: PageQuery
+) -> Page[schemas.DocumentOut]:
+    """A client's documents, newest first."""
+    documents, next_cursor = await service.list_documents(db, actor, group_id, client_id, page)
+    return Page(items=[schemas.DocumentOut.model_validate(d) for d in documents], next_cursor=next_cursor)
+
+
+@documents_router.get(
+    "/{document_id}",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "The document's bytes, as an attachment, in the type detected at upload.",
+            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+        },
+        **problem_responses(401, 403, 404, 500),
+    },
+    **allowed(Capability.CLIENTS),
+)
+async def download_document(
+    group_id: uuid.UUID, client_id: uuid.UUID, document_id: uuid.UUID, actor: CurrentActor, db: DB, storage: StorageDep
+) -> StreamingResponse:
+    """Download a client's document."""
+    document, chunks = await service.open_document(db, storage, actor, group_id, client_id, document_id)
+    headers = {
+        "Content-Length": str(document.size_bytes),
+        "Content-Disposition": content_disposition(document.file_name),
+        # Never rendered by the browser as anything but the stored type, never kept in a cache.
+        "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "private, no-store",
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+    }
+    return StreamingResponse(chunks, media_type=document.content_type, headers=headers)

@@ -1,0 +1,245 @@
+"""Client documents (C7, I9): clinical attachments, seen by those who may see the client.
+
+The bytes go to storage before the row is written, so a row never points at nothing; a transaction
+that fails after that leaves an unreferenced object behind, which costs space but shows nothing.
+"""
+
+import asyncio
+import hashlib
+import uuid
+from collections.abc import AsyncIterator
+
+import structlog
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import UploadFile
+
+from app.clients.access import visible_client
+from app.config import get_settings
+from app.core import audit
+from app.core.auth import Actor
+from app.core.errors import Problem, not_found
+from app.core.pagination import PageParams, paginate
+from app.core.storage import ObjectNotFound, Storage
+from app.documents.content import (
+    ALLOWED_DESCRIPTION,
+    ALLOWED_TYPES,
+    DocumentType,
+    detect_type,
+    safe_file_name,
+)
+from app.models import ClientDocument
+
+log = structlog.get_logger("caseload.documents")
+DOCUMENT_SOURCES = ("upload", "import")
+
+
+def type_refused() -> Problem:
+    return Problem(
+        415,
+        "document_type_refused",
+        f"Only {ALLOWED_DESCRIPTION} documents are accepted. The type is read from the file's content, not its name.",
+        allowed_types=[kind.content_type for kind in ALLOWED_TYPES],
+    )
+
+
+def too_large(limit: int) -> Problem:
+    return Problem(
+        413,
+        "document_too_large",
+        f"A document may be at most {limit:,} bytes. Send a smaller file, or split it.",
+        max_bytes=limit,
+    )
+
+
+def empty_document() -> Problem:
+    return Problem(
+        422,
+        "document_empty",
+        "The file is empty.",
+        errors=[{"field": "body.file", "message": "the file has no content"}],
+    )
+
+
+def storage_key(group_id: uuid.UUID, client_id: uuid.UUID, document_id: uuid.UUID) -> str:
+    return f"groups/{group_id}/clients/{client_id}/{document_id}"
+
+
+def _inspect(data: bytes) -> tuple[DocumentType | None, bytes]:
+    return detect_type(data), hashlib.sha256(data).digest()
+
+
+async def attach_document(
+    db: AsyncSession,
+    storage: Storage,
+    *,
+    group_id: uuid.UUID,
+    client_id: uuid.UUID,
+    file_name: str | None,
+    content_type: str | None,
+    data: bytes,
+    source: str,
+    uploaded_by: uuid.UUID | None,
+    actor: Actor | None = None,
+) -> ClientDocument:
+    """Store `data` as a document of the client and audit it (R2).
+
+    No authorization here: an upload loads the client through `visible_client` first; an import acts
+    for the provider who owns it. `file_name` and `content_type` are the sender's claims: the type
+    stored is detected from the content (refused with 415 when not allowed) and the name is made safe.
+    Raises a Problem (413 `document_too_large`, 415 `document_type_refused`, 422 `document_empty`)
+    that an import can catch to report the one document and go on.
+    """
+    if source not in DOCUMENT_SOURCES:
+        raise ValueError(f"source must be one of {DOCUMENT_SOURCES}")
+    limit = get_settings().max_document_bytes
+    if not data:
+        raise empty_document()
+    if len(data) > limit:
+        raise too_large(limit)
+    # Hashing and sniffing 25 MB takes tens of milliseconds: not on the event loop.
+    kind, digest = await asyncio.to_thread(_inspect, data)
+    if kind is None:
+        raise type_refused()
+    if content_type and content_type.split(";")[0].strip().lower() != kind.content_type.split(";")[0]:
+        log.info("document_type_differs", declared=content_type[:100], detected=kind.content_type)
+    document_id = uuid.uuid4()
+    key = storage_key(group_id, client_id, document_id)
+    await storage.put(key, data, kind.content_type)
+    try:
+        document = ClientDocument(
+            id=document_id,
+            group_id=group_id,
+            client_id=client_id,
+            file_name=safe_file_name(file_name, kind),
+            content_type=kind.content_type,
+            size_bytes=len(data),
+            sha256=digest,
+            storage_key=key,
+            source=source,
+            uploaded_by_user_id=uploaded_by,
+            # The wall clock, not the transaction's start: documents attached in one transaction
+            # (an import) keep the order they were attached in.
+            created_at=func.clock_timestamp(),
+        )
+        db.add(document)
+        await db.flush()
+        await db.refresh(document, ["created_at"])
+        await audit.record(
+            db,
+            actor,
+            "document.uploaded",
+            target_type="client_document",
+            target_id=document.id,
+            group_id=group_id,
+            client_id=str(client_id),
+            source=source,
+        )
+    except BaseException:
+        await _discard(storage, key)
+        raise
+    return document
+
+
+async def _discard(storage: Storage, key: str) -> None:
+    try:
+        await asyncio.shield(storage.delete(key))
+    except Exception:  # the original failure matters more; the object is merely unreferenced
+        log.warning("document_object_not_discarded", exc_info=True)
+
+
+async def upload_document(
+    db: AsyncSession,
+    storage: Storage,
+    actor: Actor,
+    group_id: uuid.UUID,
+    client_id: uuid.UUID,
+    upload: UploadFile | None,
+) -> ClientDocument:
+    """C7: a provider (own roster), an admin or the group's API key attaches a document to a client."""
+    client, _ = await visible_client(db, actor, group_id, client_id)
+    if upload is None:
+        raise Problem(
+            422,
+            "validation_failed",
+            "Some fields are missing or invalid; see `errors`.",
+            title="Unprocessable Content",
+            errors=[{"field": "body.file", "message": "Send the document as the multipart field `file`.", "type": "missing"}],
+        )
+    # Checked before the bytes are read into memory; the route's body limit already bounds them.
+    limit = get_settings().max_document_bytes
+    if upload.size is not None and upload.size > limit:
+        raise too_large(limit)
+    return await attach_document(
+        db,
+        storage,
+        group_id=group_id,
+        client_id=client.id,
+        file_name=upload.filename,
+        content_type=upload.content_type,
+        data=await upload.read(),
+        source="upload",
+        uploaded_by=actor.user_id,
+        actor=actor,
+    )
+
+
+async def list_documents(
+    db: AsyncSession, actor: Actor, group_id: uuid.UUID, client_id: uuid.UUID, page: PageParams
+) -> tuple[list[ClientDocument], str | None]:
+    client, _ = await visible_client(db, actor, group_id, client_id)
+    stmt = select(ClientDocument).where(ClientDocument.group_id == group_id, ClientDocument.client_id == client.id)
+    documents, next_cursor = await paginate(
+        db, stmt, page, keys=(ClientDocument.created_at, ClientDocument.id), descending=True
+    )
+    await audit.record(db, actor, "document.listed", target_type="client", target_id=client.id, group_id=group_id)
+    return documents, next_cursor
+
+
+async def open_document(
+    db: AsyncSession,
+    storage: Storage,
+    actor: Actor,
+    group_id: uuid.UUID,
+    client_id: uuid.UUID,
+    document_id: uuid.UUID,
+) -> tuple[ClientDocument, AsyncIterator[bytes]]:
+    """The document and its bytes, already opened: a missing object fails here, before any header is sent."""
+    client, _ = await visible_client(db, actor, group_id, client_id)
+    document = await db.scalar(
+        select(ClientDocument).where(
+            ClientDocument.id == document_id, ClientDocument.group_id == group_id, ClientDocument.client_id == client.id
+        )
+    )
+    if document is None:
+        raise not_found("document")
+    chunks = storage.open(document.storage_key)
+    try:
+        first = await anext(chunks, b"")
+    except ObjectNotFound:
+        log.error("document_object_missing", document_id=str(document.id))
+        raise Problem(
+            500,
+            "document_unavailable",
+            "This document's content cannot be read right now. It has been logged; retry later or contact support.",
+        ) from None
+    await audit.record(
+        db,
+        actor,
+        "document.downloaded",
+        target_type="client_document",
+        target_id=document.id,
+        group_id=group_id,
+        client_id=str(client.id),
+    )
+    return document, _prepend(first, chunks)
+
+
+async def _prepend(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    try:
+        if first:
+            yield first
+        async for chunk in rest:
+            yield chunk
+    finally:
+        await rest.aclose()  # type: ignore[attr-defined]
