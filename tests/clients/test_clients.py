@@ -270,3 +270,19 @@ async def test_welcome_email_only_for_clients_new_to_the_platform(client: httpx.
     await db.flush()
     response = await client.post(path, headers=headers)
     assert response.status_code == 409 and response.json()["code"] == "already_on_platform"
+
+
+async def test_client_work_logs_no_phi(client: httpx.AsyncClient, db: AsyncSession, group: Group, provider: User, capsys) -> None:
+    # DESIGN.md 8: ids and statuses in logs, never names, emails, phones or member ids
+    from app.core.logging import configure_logging
+
+    configure_logging("INFO")
+    added = (await add(client, db, group, provider)).json()
+    headers = await user_headers(db, provider)
+    await client.get(f"/v1/groups/{group.id}/clients", params={"q": "Blake"}, headers=headers)
+    await client.patch(f"/v1/groups/{group.id}/clients/{added['id']}", json={"phone": "not a phone"}, headers=headers)
+    await add(client, db, group, provider)  # a refusal (already on the roster)
+    output = capsys.readouterr().out
+    assert '"path":"/v1/groups/{group_id}/clients"' in output
+    for phi in ("jordan", "blake", "2125550142", "99887766", "acme", "not a phone"):
+        assert phi not in output.lower(), phi
