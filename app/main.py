@@ -82,6 +82,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Group and solo mental-health practices: members, clients, sessions, payouts, imports.",
         lifespan=lifespan,
         generate_unique_id_function=operation_id,
+        # FastAPI's own telemetry hooks run on every request; we log and trace our way (core/logging.py).
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)

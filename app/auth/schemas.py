@@ -1,6 +1,6 @@
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, EmailStr, Field
 
@@ -63,20 +63,22 @@ class MeResponse(BaseModel):
     api_key: ApiKeyPrincipal | None = None
     memberships: list[MembershipOut]
 
-    @classmethod
-    def of(cls, actor: Actor) -> "MeResponse":
-        memberships = [
-            MembershipOut(group_id=m.group_id, group_name=m.group_name, roles=m.roles)
-            for m in sorted(actor.memberships.values(), key=lambda m: (m.group_name, m.group_id))
-        ]
-        if actor.kind == "api_key":
-            return cls(kind="api_key", api_key=ApiKeyPrincipal(id=actor.id, name=actor.api_key_name or ""), memberships=memberships)
-        user = UserOut(
-            id=actor.id,
-            email=actor.email or "",
-            first_name=actor.first_name or "",
-            last_name=actor.last_name or "",
-            email_verified=actor.email_verified,
-            is_staff=actor.is_staff,
-        )
-        return cls(kind="user", user=user, memberships=memberships)
+
+def me_document(actor: Actor) -> dict[str, Any]:
+    """`MeResponse` as plain data: /v1/me is the hottest route, so it skips building pydantic models."""
+    memberships = [
+        {"group_id": m.group_id, "group_name": m.group_name, "roles": m.roles}
+        for m in sorted(actor.memberships.values(), key=lambda m: (m.group_name, m.group_id))
+    ]
+    if actor.kind == "api_key":
+        api_key = {"id": actor.id, "name": actor.api_key_name or ""}
+        return {"kind": "api_key", "user": None, "api_key": api_key, "memberships": memberships}
+    user = {
+        "id": actor.id,
+        "email": actor.email or "",
+        "first_name": actor.first_name or "",
+        "last_name": actor.last_name or "",
+        "email_verified": actor.email_verified,
+        "is_staff": actor.is_staff,
+    }
+    return {"kind": "user", "user": user, "api_key": None, "memberships": memberships}

@@ -80,12 +80,19 @@ class Database:
             max_size=self.settings.auth_pool_size,
             server_settings=self._server_settings,
             init=_decode_json,
+            # The default reset is a second round trip per lookup (advisory locks, cursors, LISTEN,
+            # settings): the auth statements leave no such state, and asyncpg still ends open transactions.
+            reset=_nothing_to_reset,
         )
 
     async def close(self) -> None:
         if self.auth_pool is not None:
             await self.auth_pool.close()
         await self.engine.dispose()
+
+
+async def _nothing_to_reset(conn: asyncpg.Connection) -> None:
+    pass
 
 
 async def _decode_json(conn: asyncpg.Connection) -> None:
@@ -109,7 +116,8 @@ async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
         request.app.state.outbox_relay.kick()
 
 
-def get_reader(request: Request) -> Reader:
+async def get_reader(request: Request) -> Reader:
+    # async: FastAPI runs a plain `def` dependency in its thread pool, a thread hop on every request.
     database: Database = request.app.state.db
     assert database.auth_pool is not None, "Database.start() was not awaited"
     return database.auth_pool

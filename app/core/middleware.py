@@ -3,9 +3,10 @@
 Pure ASGI (not BaseHTTPMiddleware): it sits on every request, so it must cost little.
 """
 
+import logging
+import os
 import re
 import time
-import uuid
 from contextvars import ContextVar
 from dataclasses import dataclass
 
@@ -25,6 +26,7 @@ _TOO_LARGE = orjson.dumps(
     }
 )
 access_log = structlog.get_logger("caseload.access")
+_ROOT_LOGGER = logging.getLogger()
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +53,7 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        request_id = _incoming_request_id(scope) or uuid.uuid4().hex
+        request_id = _incoming_request_id(scope) or os.urandom(16).hex()
         scope.setdefault("state", {})["request_id"] = request_id
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
@@ -78,15 +80,16 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            route = scope.get("route")
-            access_log.info(
-                "request",
-                method=scope["method"],
-                # The route template, not the raw path: it groups requests and carries no values.
-                path=getattr(route, "path", None) or "<unmatched>",
-                status=status,
-                duration_ms=round((time.perf_counter() - started) * 1000, 2),
-            )
+            if _ROOT_LOGGER.isEnabledFor(logging.INFO):  # building the event costs, even when filtered out
+                route = scope.get("route")
+                access_log.info(
+                    "request",
+                    method=scope["method"],
+                    # The route template, not the raw path: it groups requests and carries no values.
+                    path=getattr(route, "path", None) or "<unmatched>",
+                    status=status,
+                    duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                )
 
 
 def _incoming_request_id(scope: Scope) -> str | None:

@@ -30,7 +30,7 @@ class AppRoute(APIRoute):
             response = await handler(request)
             # Still inside the request's transaction (the db dependency exits after this returns),
             # so the stored response commits together with the work it describes.
-            pending = getattr(request.state, "idempotency", None)
+            pending = request.scope["state"].get("idempotency")
             if pending is not None and 200 <= response.status_code < 300:
                 await store_response(request.state.db, pending, response)
             return response

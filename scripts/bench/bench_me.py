@@ -37,8 +37,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import harness  # noqa: E402
-from harness import REPO, RunConfig, Server, Target  # noqa: E402
+import harness
+from harness import REPO, RunConfig, Server, Target
 
 GOAL = 0.5
 MEMBERSHIPS = [  # (group name, owner, admin, provider): the caller's groups
@@ -144,11 +144,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=3.0, help="warm-up seconds per target (discarded)")
     parser.add_argument("--rounds", type=int, default=1, help="interleaved rounds; the median round is reported")
     parser.add_argument("--quick", action="store_true", help="3 s per target after a 1 s warm-up")
+    parser.add_argument("--quiet-below", type=float, default=0.10, metavar="SHARE",
+                        help="before each run, wait until other processes use less than this share of all cores")
+    parser.add_argument("--quiet-wait", type=float, default=60.0, metavar="SECONDS",
+                        help="... but no longer than this (0: do not wait)")
     parser.add_argument("--loadgen", choices=["auto", "wrk", "python"], default="auto",
                         help="auto: wrk when installed, else loadgen.py")
     parser.add_argument("--no-diagnostics", action="store_true", help="only the two targets of the goal")
     parser.add_argument("--all", action="store_true", help="also /healthz on both servers (no database)")
     parser.add_argument("--extra-users", type=int, default=1000, help="bystander users and sessions to seed")
+    parser.add_argument("--log-level", default="WARNING", help="the API's LOG_LEVEL (INFO writes an access-log "
+                        "line per request: the harness reports the lines written)")
     parser.add_argument("--database-name", default="caseload_bench")
     parser.add_argument("--keep-db", action="store_true", help="leave the scratch database behind")
     parser.add_argument("--json", type=Path, help="also write the results here")
@@ -166,7 +172,8 @@ def main(argv: list[str] | None = None) -> int:
     server_url = os.environ.get("BENCH_DATABASE_URL", harness.DEFAULT_SERVER_URL)
     redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/8")
     config = RunConfig(connections=args.connections, seconds=args.seconds, warmup_seconds=args.warmup,
-                       rounds=args.rounds)
+                       rounds=args.rounds, database=args.database_name, quiet_below=args.quiet_below,
+                       quiet_wait_seconds=args.quiet_wait)
     generator = harness.load_generator(args.loadgen)
 
     with harness.scratch_database(server_url, args.database_name, keep=args.keep_db) as db_url:
@@ -176,7 +183,9 @@ def main(argv: list[str] | None = None) -> int:
         seeded = asyncio.run(seed(db_url, extra_users=args.extra_users))
 
         api_port, bare_port = harness.free_port(), harness.free_port()
-        api_env = {"DATABASE_URL": db_url, "REDIS_URL": redis_url, "LOG_LEVEL": "WARNING"}
+        # WARNING: the access log (one INFO line per request) is off, as it would be in a throughput test;
+        # --log-level INFO measures what it costs.
+        api_env = {"DATABASE_URL": db_url, "REDIS_URL": redis_url, "LOG_LEVEL": args.log_level}
         api = api_server(api_port, api_env, None)
         variants = []
         for spec in args.variant:

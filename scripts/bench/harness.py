@@ -13,6 +13,7 @@ HTTP library) in its own process. Both servers are measured with the same one; t
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import json
 import os
@@ -35,6 +36,10 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 DEFAULT_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/test"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+CORES = os.cpu_count() or 1
+# A run during which other processes used more than this many cores' worth of CPU is flagged: on a small
+# shared machine it measures the scheduler as much as the server.
+DISTURBED_CORES = 0.2
 
 
 # --------------------------------------------------------------------------------------------- database
@@ -94,6 +99,33 @@ def machine_cpu_ticks() -> tuple[int, int]:
         return 0, 0
     idle = values[3] + (values[4] if len(values) > 4 else 0)
     return sum(values) - idle, sum(values)
+
+
+def postgres_backends_cpu_seconds(database: str) -> float:
+    """CPU time of the PostgreSQL backends connected to `database` (found by their ps title in /proc).
+
+    Only the backends that exist now are counted: compare two readings taken around a run while the pools
+    stay connected (they do: both servers keep their pools open)."""
+    total = 0.0
+    needle = f" {database} ".encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            title = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if title.startswith(b"postgres: ") and needle in title:
+            total += process_cpu_seconds(int(entry.name))
+    return total
+
+
+def children_cpu_seconds() -> float:
+    """CPU time of our finished child processes (the load generator, once it has been waited for)."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 @dataclass
@@ -243,15 +275,34 @@ class LoadResult:
     errors: int  # socket errors, timeouts and non-2xx answers
     generator: str
     server_cpu_s: float = 0.0
+    db_cpu_s: float = 0.0  # the PostgreSQL backends of the scratch database
+    client_cpu_s: float = 0.0  # the load generator
     machine_busy: float = 0.0  # share of all cores busy during the run, 0..1
+    other_cores: float = 0.0  # cores' worth of CPU used by anything else on the machine during the run
 
     @property
     def rps(self) -> float:
         return self.requests / self.seconds if self.seconds else 0.0
 
+    def per_request_us(self, seconds: float) -> float:
+        return seconds / self.requests * 1e6 if self.requests else 0.0
+
     @property
     def server_cpu_us_per_request(self) -> float:
-        return self.server_cpu_s / self.requests * 1e6 if self.requests else 0.0
+        return self.per_request_us(self.server_cpu_s)
+
+    @property
+    def disturbed(self) -> bool:
+        return self.other_cores > DISTURBED_CORES
+
+    def cpu_bound_rps(self, cores: int) -> float:
+        """Throughput this CPU cost allows on an otherwise idle machine: the one-process server saturates a
+        core, or server + database + client together saturate all of them, whichever comes first."""
+        server = self.server_cpu_s / self.requests if self.requests else 0.0
+        total = (self.server_cpu_s + self.db_cpu_s + self.client_cpu_s) / self.requests if self.requests else 0.0
+        if not server or not total:
+            return 0.0
+        return min(1 / server, cores / total)
 
 
 # ------------------------------------------------------------------------------------- load generators
@@ -285,10 +336,10 @@ class Wrk(LoadGenerator):
         self.executable = executable
         self.threads = threads
         self.name = f"wrk -t{threads}"
-        handle = tempfile.NamedTemporaryFile("w", suffix=".lua", prefix="bench-report-", delete=False)
-        handle.write(_WRK_REPORT)
-        handle.close()
+        with tempfile.NamedTemporaryFile("w", suffix=".lua", prefix="bench-report-", delete=False) as handle:
+            handle.write(_WRK_REPORT)
         self.script = handle.name
+        atexit.register(lambda: Path(self.script).unlink(missing_ok=True))
 
     def run(self, target: Target, *, connections: int, seconds: float) -> LoadResult:
         argv = [self.executable, f"-t{self.threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s",
@@ -345,19 +396,33 @@ class RunConfig:
     seconds: float = 10.0
     warmup_seconds: float = 3.0
     rounds: int = 1
+    database: str | None = None  # the scratch database's name, to account its backends' CPU time
+    quiet_below: float = 0.10  # before each run, wait until the idle machine is busier than this share ...
+    quiet_wait_seconds: float = 60.0  # ... at most this long
 
 
 def measure(generator: LoadGenerator, target: Target, config: RunConfig) -> LoadResult:
-    """Warm up (discarded), then one measured run, with the server's CPU time and the machine's load."""
+    """Wait for a quiet machine, warm up (discarded), then one measured run, with the CPU time of the server,
+    the database backends and the load generator, and what everything else on the machine used meanwhile."""
+    background = wait_for_quiet(config.quiet_below, config.quiet_wait_seconds)
+    if background > config.quiet_below:
+        print(f"  note: the machine never got quiet ({background:.0%} of all cores busy without us); "
+              "measuring anyway", flush=True)
     if config.warmup_seconds > 0:
         generator.run(target, connections=config.connections, seconds=config.warmup_seconds)
     log_offset = target.server.log_size()
     cpu_before = target.server.cpu_seconds()
+    db_before = postgres_backends_cpu_seconds(config.database) if config.database else 0.0
+    client_before = children_cpu_seconds()
     busy_before, total_before = machine_cpu_ticks()
     result = generator.run(target, connections=config.connections, seconds=config.seconds)
     busy_after, total_after = machine_cpu_ticks()
     result.server_cpu_s = target.server.cpu_seconds() - cpu_before
+    result.db_cpu_s = postgres_backends_cpu_seconds(config.database) - db_before if config.database else 0.0
+    result.client_cpu_s = children_cpu_seconds() - client_before
     result.machine_busy = (busy_after - busy_before) / max(1, total_after - total_before)
+    ours = result.server_cpu_s + result.db_cpu_s + result.client_cpu_s
+    result.other_cores = max(0.0, ((busy_after - busy_before) / CLK_TCK - ours) / max(result.seconds, 1e-9))
     logged = target.server.log_lines_since(log_offset)
     if logged:
         print(f"  note: {target.server.name} wrote {logged} log lines during the run "
@@ -372,6 +437,15 @@ def background_busy(seconds: float = 1.0) -> float:
     time.sleep(seconds)
     busy_after, total_after = machine_cpu_ticks()
     return (busy_after - busy_before) / max(1, total_after - total_before)
+
+
+def wait_for_quiet(below: float, max_seconds: float) -> float:
+    """Sample the idle machine's load each second until it is under `below` or time runs out; the last sample."""
+    deadline = time.monotonic() + max_seconds
+    while True:
+        busy = background_busy(1.0)
+        if busy <= below or time.monotonic() >= deadline:
+            return busy
 
 
 @dataclass
@@ -427,14 +501,18 @@ def report(
     print(f"background load while idle: {'/'.join(f'{b:.0%}' for b in results.background)} of all cores"
           + ("   WARNING: something else is using the CPU; absolute figures are depressed, compare ratios"
              if background > 0.15 else ""))
-    header = (f"{'target':<34} {'req/s':>9} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'errors':>7} "
-              f"{'srv CPU µs/req':>15} {'machine busy':>13}")
+    header = (f"{'target':<28} {'req/s':>8} {'p50 ms':>7} {'p90 ms':>7} {'p99 ms':>7} {'errors':>6} "
+              f"{'│ CPU µs/req: server':>20} {'db':>5} {'client':>6} {'│ others':>8}")
     print(header)
     print("-" * len(header))
     for target in targets:
         r = results.chosen(target.name)
-        print(f"{target.name:<34} {r.rps:>9,.0f} {r.p50_ms:>8.2f} {r.p90_ms:>8.2f} {r.p99_ms:>8.2f} {r.errors:>7} "
-              f"{r.server_cpu_us_per_request:>15.0f} {r.machine_busy:>12.0%}")
+        print(f"{target.name:<28} {r.rps:>8,.0f} {r.p50_ms:>7.2f} {r.p90_ms:>7.2f} {r.p99_ms:>7.2f} {r.errors:>6} "
+              f"{r.server_cpu_us_per_request:>20.0f} {r.per_request_us(r.db_cpu_s):>5.0f} "
+              f"{r.per_request_us(r.client_cpu_s):>6.0f} {r.other_cores:>6.2f}{' *' if r.disturbed else '  '}")
+    print("(CPU µs/req: the server process, the PostgreSQL backends of the scratch database, the load generator."
+          "\n others: cores' worth of CPU that other processes on the machine used during the run;"
+          f" * more than {DISTURBED_CORES:g}: a disturbed run)")
     if config.rounds > 1:
         print("(the median round of each target; every round's req/s: "
               + "; ".join(f"{name} " + "/".join(f"{r.rps:,.0f}" for r in rs) for name, rs in results.by_target.items())
@@ -457,6 +535,14 @@ def report(
         verdict = "" if goal is None else f"   goal ≥ {goal:g}: {'MET' if met else 'NOT MET'}"
         rounds = f"   (rounds: {', '.join(f'{r:.2f}' for r in per_round)})" if len(per_round) > 1 else ""
         print(f"ratio {numerator} ÷ {denominator}: {ratio:.2f}{verdict}{rounds}")
+        estimates = [
+            n.cpu_bound_rps(CORES) / d.cpu_bound_rps(CORES) if d.cpu_bound_rps(CORES) else float("nan")
+            for n, d in zip(results.by_target[numerator], results.by_target[denominator])
+        ]
+        disturbed = any(r.disturbed for r in (*results.by_target[numerator], *results.by_target[denominator]))
+        print(f"      from CPU cost per request (idle-machine estimate): {statistics.median(estimates):.2f}"
+              + ("   (a run was disturbed by other processes: trust this estimate more than the ratio)"
+                 if disturbed else ""))
         outcomes.append((f"{numerator} / {denominator}", ratio, goal, met))
     return outcomes
 
@@ -469,7 +555,9 @@ def write_json(path: Path, results: Results, config: RunConfig, generator: LoadG
         "config": config.__dict__,
         "background_busy": results.background,
         "results": {
-            name: [{**r.__dict__, "rps": r.rps, "server_cpu_us_per_request": r.server_cpu_us_per_request} for r in rs]
+            name: [{**r.__dict__, "rps": r.rps, "server_cpu_us_per_request": r.server_cpu_us_per_request,
+                    "db_cpu_us_per_request": r.per_request_us(r.db_cpu_s),
+                    "client_cpu_us_per_request": r.per_request_us(r.client_cpu_s)} for r in rs]
             for name, rs in results.by_target.items()
         },
         "ratios": [{"ratio": n, "value": v, "goal": g, "met": m} for n, v, g, m in ratios],
