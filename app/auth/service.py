@@ -22,7 +22,9 @@ log = structlog.get_logger("caseload.auth")
 
 async def send_verification(db: AsyncSession, user: User, settings: Settings) -> None:
     secret = issue_verification_token(db, user)
-    link = f"{settings.public_url}/verify-email?token={secret}"
+    # An invited account has no password yet: its link is the invitation, where the password is chosen.
+    action = "verify-email" if user.password_hash else "accept-invitation"
+    link = f"{settings.public_url}/{action}?token={secret}"
     await send_mail(
         db,
         to=user.email,

@@ -104,6 +104,12 @@ async def test_invitation_links_need_a_password(client: httpx.AsyncClient, db: A
 
     response = await client.post("/v1/auth/verify-email", json={"token": verification_token(invitation.body_text)})
     assert response.status_code == 409 and response.json()["code"] == "password_required"
+    # a lost invitation: asking for a new link sends another invitation, which accepts with a password
+    await client.post("/v1/auth/resend-verification", json={"email": "lee@example.com"})
+    resent = (await mails_to(db, "lee@example.com"))[-1]
+    assert "/accept-invitation?token=" in resent.body_text
+    accepted = await client.post("/v1/auth/accept-invitation", json={"token": verification_token(resent.body_text), "password": "lee's passphrase!"})
+    assert accepted.status_code == 204
 
 
 async def test_setup_refusals_change_nothing(client: httpx.AsyncClient, db: AsyncSession, owner: User) -> None:
