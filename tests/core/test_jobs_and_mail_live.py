@@ -20,7 +20,8 @@ RunWorker = Callable[[], Awaitable[Worker]]
 
 
 async def wait_relayed(engine: AsyncEngine) -> None:
-    for _ in range(100):
+    # Up to 10 s: the relay runs as a background task, slow on a loaded 2-core machine.
+    for _ in range(500):
         async with engine.connect() as conn:
             if not (await conn.execute(text("SELECT count(*) FROM outbox_jobs WHERE relayed_at IS NULL"))).scalar_one():
                 return
