@@ -76,8 +76,8 @@ async def paginate(
 ) -> tuple[list[Any], str | None]:
     """Run `stmt` one page at a time, ordered by `keys` (unique together).
 
-    `stmt` selects ORM entities; with `rows=True` it selects several and each item is a row whose
-    first entity holds the keys.
+    `stmt` selects ORM entities; with `rows=True` it selects columns (the keys among them) and each
+    item is a row.
     """
     columns = tuple_(*keys)
     if params.cursor:
@@ -90,8 +90,7 @@ async def paginate(
     if len(items) <= params.limit:
         return items, None
     items = items[: params.limit]
-    last = items[-1][0] if rows else items[-1]
-    return items, encode_cursor([getattr(last, key.key) for key in keys])
+    return items, encode_cursor([getattr(items[-1], key.key) for key in keys])
 
 
 def _typed(key: InstrumentedAttribute[Any], value: Any) -> Any:

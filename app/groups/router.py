@@ -24,7 +24,7 @@ groups_router = router("/v1/groups", "groups")
 async def create_group(body: schemas.GroupCreate, actor: PersonActor, db: DB) -> schemas.GroupSetupOut:
     """Set up a group practice in one request: its name, time zone, admins and providers; you become its owner."""
     group, grants = await service.create_group(db, actor, body)
-    members = [MemberOut.of(*row) for row in await all_members(db, group.id)]
+    members = [MemberOut.model_validate(m) for m in await all_members(db, group.id)]
     roles = next((m.roles for m in members if m.user_id == actor.user_id), [])
     return schemas.GroupSetupOut(
         group=schemas.GroupOut.of(group, roles),

@@ -1,7 +1,8 @@
 import uuid
 from typing import Annotated, Literal
 
-from fastapi import Query
+import orjson
+from fastapi import Query, Response
 
 from app.core.auth import CurrentActor
 from app.core.authz import Capability
@@ -16,11 +17,17 @@ memberships_router = router("/v1/groups/{group_id}", "memberships")
 GrantStatus = Literal["pending_approval", "pending_verification", "active", "rejected", "revoked"]
 
 
-@memberships_router.get("/members", responses=problem_responses(401, 403, 404, 422), **allowed(Capability.MEMBERS_READ))
-async def list_members(group_id: uuid.UUID, actor: CurrentActor, db: DB, page: PageQuery) -> Page[schemas.MemberOut]:
+@memberships_router.get(
+    "/members",
+    response_model=Page[schemas.MemberOut],
+    responses=problem_responses(401, 403, 404, 422),
+    **allowed(Capability.MEMBERS_READ),
+)
+async def list_members(group_id: uuid.UUID, actor: CurrentActor, db: DB, page: PageQuery) -> Response:
     """The group's active members with their roles."""
-    rows, next_cursor = await service.list_members(db, actor, group_id, page)
-    return Page(items=[schemas.MemberOut.of(*row) for row in rows], next_cursor=next_cursor)
+    members, next_cursor = await service.list_members(db, actor, group_id, page)
+    # Serialised directly (the model documents it): a 200-member page through pydantic costs several ms.
+    return Response(orjson.dumps({"items": members, "next_cursor": next_cursor}, default=str), media_type="application/json")
 
 
 @memberships_router.post(

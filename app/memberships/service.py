@@ -4,8 +4,9 @@ import re
 import secrets
 import unicodedata
 import uuid
+from typing import Any
 
-from sqlalchemy import Select, and_, func, select, update
+from sqlalchemy import Row, Select, and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import get_settings
@@ -132,12 +133,29 @@ async def add_provider(
     return membership, user, license_type
 
 
-MemberRow = tuple[Membership, User, str | None]
+def member_document(row: Row[Any]) -> dict[str, Any]:
+    """A member as the API shows it (`MemberOut`), straight from a row of `_members_query`."""
+    roles = [name for name, held in (("owner", row.is_owner), ("admin", row.is_admin), ("provider", row.is_provider)) if held]
+    return {
+        "user_id": row.user_id,
+        "first_name": row.first_name,
+        "last_name": row.last_name,
+        "email": row.email,
+        "email_verified": row.email_verified_at is not None,
+        "roles": roles,
+        "license_type": row.license_type,
+        "joined_at": row.created_at,
+    }
 
 
-def _members_query(group_id: uuid.UUID) -> Select[MemberRow]:
+def _members_query(group_id: uuid.UUID) -> Select[Any]:
+    # Columns, not ORM entities: a 200-member page would otherwise build 400 tracked objects.
     return (
-        select(Membership, User, ProviderProfile.license_type)
+        select(
+            Membership.id, Membership.created_at, Membership.user_id, Membership.is_owner, Membership.is_admin,
+            Membership.is_provider, User.first_name, User.last_name, User.email, User.email_verified_at,
+            ProviderProfile.license_type,
+        )
         .join(User, User.id == Membership.user_id)
         .outerjoin(
             ProviderProfile,
@@ -149,15 +167,16 @@ def _members_query(group_id: uuid.UUID) -> Select[MemberRow]:
 
 async def list_members(
     db: AsyncSession, actor: Actor, group_id: uuid.UUID, page: PageParams
-) -> tuple[list[MemberRow], str | None]:
+) -> tuple[list[dict[str, Any]], str | None]:
     require(actor, Capability.MEMBERS_READ, group_id)
-    return await paginate(db, _members_query(group_id), page, keys=(Membership.created_at, Membership.id), rows=True)
+    rows, next_cursor = await paginate(db, _members_query(group_id), page, keys=(Membership.created_at, Membership.id), rows=True)
+    return [member_document(row) for row in rows], next_cursor
 
 
-async def all_members(db: AsyncSession, group_id: uuid.UUID) -> list[MemberRow]:
+async def all_members(db: AsyncSession, group_id: uuid.UUID) -> list[dict[str, Any]]:
     """Every active member, for a group just set up (small by construction)."""
     rows = await db.execute(_members_query(group_id).order_by(Membership.created_at, Membership.id))
-    return [tuple(row) for row in rows.all()]  # type: ignore[misc]
+    return [member_document(row) for row in rows]
 
 
 async def grant_admin(
