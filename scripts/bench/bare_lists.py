@@ -23,6 +23,7 @@ Endpoints (each reads what the matching API route reads, with the same SQL shape
                                                 reach (a provider sees their own roster), the page, the rosters,
                                                 insurance and readiness facts of the page, the audit row, in one
                                                 transaction, answered with the API's whole ClientOut document
+                                                (?audit=0: without the audit row, to show what it costs)
   GET /groups/{id}/clients-lean?limit=N[&q=]    diagnostic: clients-full's answer from two statements (one SELECT of the
                                                 page with everything shown, the audit INSERT): the floor of the shape
                                                 recommended for the API
@@ -319,8 +320,9 @@ async def clients_full(request: Request) -> Response:
             insurance = {p["user_id"]: p for p in await conn.fetch(_INSURANCE, user_ids)}
             facts = {f["id"]: f for f in await conn.fetch(_FACTS, user_ids, now.year, now.month, documents, versions)}
         client = request.client
-        await conn.execute(_AUDIT, session["id"], client.host if client else None, uuid.uuid4().hex, group_id,
-                           orjson.dumps({"client_ids": [str(c) for c in client_ids]}).decode())
+        if request.query_params.get("audit") != "0":  # ?audit=0: what the audit row costs (diagnostic)
+            await conn.execute(_AUDIT, session["id"], client.host if client else None, uuid.uuid4().hex, group_id,
+                               orjson.dumps({"client_ids": [str(c) for c in client_ids]}).decode())
     items = []
     for r in rows:
         f = facts.get(r["user_id"])

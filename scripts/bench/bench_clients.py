@@ -29,6 +29,7 @@ Targets (the harness loads one path per target, so the search rotates over sever
                                audit row, one transaction), no framework (diagnostic; --no-diagnostics leaves it out)
   bare list-lean               the same answer from one SELECT (page + all it shows) + the audit INSERT: the floor
                                of the statement shape recommended for the API (diagnostic)
+  bare list-full-noaudit       bare list-full without the audit row: what the per-read audit write costs (diagnostic)
   api provider list            a provider's own roster (about 5,000 clients), first page (information)
 Exit status: 0 when the goals are met, 3 when one is not.
 """
@@ -641,6 +642,8 @@ def main(argv: list[str] | None = None) -> int:
                        note="everything the API route does, in SQL, no framework"),
                 Target("bare list-lean", bare, f"/groups/{gid}/clients-lean?limit=50", owner, check=check_page(),
                        note="the same answer from one SELECT + the audit INSERT (the shape recommended)"),
+                Target("bare list-full-noaudit", bare, f"/groups/{gid}/clients-full?limit=50&audit=0", owner,
+                       check=check_page(), note="bare list-full without the audit row: what writing it costs"),
             ]
         targets.append(Target("api provider list", api, list_path, provider, check=check_page(),
                               note="a provider's own roster (about 5,000 clients), first page: information"))
@@ -670,7 +673,7 @@ def main(argv: list[str] | None = None) -> int:
     ratios += [(f"{v.name} list", bare_list.name, THROUGHPUT_GOAL) for v in variants]
     if not args.no_diagnostics:
         ratios += [(api_list.name, "bare list-full", None), ("bare list-full", bare_list.name, None),
-                   ("bare list-lean", bare_list.name, None),
+                   ("bare list-lean", bare_list.name, None), ("bare list-full-noaudit", bare_list.name, None),
                    (searches[0].name, f"bare search q={prefixes[0]}", None)]
     outcomes = harness.report(results, targets, config, generator, ratios=ratios)
     if low is not None:
