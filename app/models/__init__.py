@@ -14,12 +14,20 @@ from app.models.clients import (
 )
 from app.models.groups import AdminGrant, CancellationPolicy, Group, Membership
 from app.models.idempotency import IdempotencyRecord
+from app.models.imports import ClientImport, ImportRow
 from app.models.outbox import MailMessage, OutboxJob
+from app.models.payouts import EarningLine, Payout
 from app.models.practice import BankAccount, IdentityVerification, Rate
 from app.models.providers import IntakeForm, PracticeLocation, ProviderProfile
+from app.models.sessions import TherapySession
 from app.models.users import AuthSession, EmailVerificationToken, User
 
 __all__ = [
+    "TherapySession",
+    "Payout",
+    "EarningLine",
+    "ImportRow",
+    "ClientImport",
     "Acknowledgement",
     "BillingMethod",
     "Client",

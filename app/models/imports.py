@@ -1,0 +1,99 @@
+"""Client imports (I1-I11): an uploaded file, its analysed rows, and what finalizing did with them."""
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Uuid,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.core.db import Base
+from app.models.base import stamped_now, timestamp, uuid_pk
+
+
+class ClientImport(Base):
+    __tablename__ = "client_imports"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('queued', 'analyzing', 'ready', 'failed', 'finalizing', 'finalized')", name="status"
+        ),
+        CheckConstraint("rows_done <= rows_total", name="progress"),
+        Index("ix_client_imports_group_id_created_at", "group_id", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    group_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"))
+    # The roster that receives the clients.
+    provider_user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    uploaded_by_user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    file_name: Mapped[str] = mapped_column(String(255))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[bytes] = mapped_column(LargeBinary(32))
+    storage_key: Mapped[str] = mapped_column(String(300))
+    # A zip password given at upload: encrypted, and erased once the analysis has read the archive.
+    password_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(12), server_default="queued", default="queued")
+    format: Mapped[str | None] = mapped_column(String(40))
+    container: Mapped[str | None] = mapped_column(String(10))
+    rows_total: Mapped[int] = mapped_column(Integer, server_default="0", default=0)
+    rows_done: Mapped[int] = mapped_column(Integer, server_default="0", default=0)
+    warnings: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default="[]", default=list)
+    failure_code: Mapped[str | None] = mapped_column(String(40))
+    failure_detail: Mapped[str | None] = mapped_column(String(1000))
+    created_at: Mapped[datetime] = stamped_now()
+    analyzed_at: Mapped[datetime | None] = timestamp()
+    finalize_requested_at: Mapped[datetime | None] = timestamp()
+    finalized_at: Mapped[datetime | None] = timestamp()
+    finalized_by_user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    send_welcome_email: Mapped[bool] = mapped_column(Boolean, server_default=text("false"), default=False)
+    # What finalizing did: clients imported, linked, documents attached, skipped (I8).
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+
+
+class ImportRow(Base):
+    """One person read from the file, normalised and classified against the group's clients (I6)."""
+
+    __tablename__ = "import_rows"
+    __table_args__ = (
+        CheckConstraint("classification IN ('new', 'existing', 'uncertain', 'invalid')", name="classification"),
+        CheckConstraint("outcome IS NULL OR outcome IN ('imported', 'linked', 'skipped')", name="outcome"),
+        Index("ix_import_rows_import_id_classification_id", "import_id", "classification", "id"),
+        Index("ix_import_rows_import_id_id", "import_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    import_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("client_imports.id", ondelete="CASCADE"))
+    line: Mapped[int] = mapped_column(Integer)
+    source_ref: Mapped[str] = mapped_column(String(200))
+    # As read (trimmed), then normalised: case-folded email, E.164 phone.
+    first_name: Mapped[str | None] = mapped_column(String(100))
+    last_name: Mapped[str | None] = mapped_column(String(100))
+    email: Mapped[str | None] = mapped_column(String(320))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    email_key: Mapped[str | None] = mapped_column(String(320, collation="C"))
+    phone_e164: Mapped[str | None] = mapped_column(String(20))
+    classification: Mapped[str] = mapped_column(String(10))
+    badges: Mapped[list[str]] = mapped_column(ARRAY(String(40)), server_default="{}", default=list)
+    invalid_reason: Mapped[str | None] = mapped_column(String(200))
+    candidate_client_ids: Mapped[list[uuid.UUID]] = mapped_column(
+        ARRAY(Uuid), server_default="{}", default=list
+    )
+    matched_client_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("clients.id", ondelete="SET NULL"))
+    selected: Mapped[bool] = mapped_column(Boolean, server_default=text("false"), default=False)
+    # DocumentRefs from the archive: member name, file name, size, category.
+    documents: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default="[]", default=list)
+    outcome: Mapped[str | None] = mapped_column(String(10))
+    client_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("clients.id", ondelete="SET NULL"))

@@ -1,0 +1,77 @@
+"""Money owed to groups for confirmed sessions and late cancellations, and its payouts (P1-P7).
+
+Integer cents only. The database makes a second earning line for a session, or a second payout for
+a group and pay period, impossible (P5).
+"""
+
+import uuid
+from datetime import date, datetime
+
+from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, Integer, SmallInteger, String, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.core.db import Base
+from app.models.base import stamped_now, timestamp, uuid_pk
+
+
+class EarningLine(Base):
+    """One line per confirmed session, and one per late-cancellation fee (P6)."""
+
+    __tablename__ = "earning_lines"
+    __table_args__ = (
+        Index("uq_earning_lines_session_id_kind", "session_id", "kind", unique=True),
+        CheckConstraint("kind IN ('session', 'late_cancellation_fee')", name="kind"),
+        CheckConstraint("amount_cents >= 0", name="amount_cents"),
+        # Settlement picks the unpaid lines whose pay date has come.
+        Index("ix_earning_lines_unpaid_pay_date", "pay_date", "group_id", postgresql_where=text("payout_id IS NULL")),
+        Index("ix_earning_lines_payout_id", "payout_id"),
+        Index("ix_earning_lines_group_id_earned_at", "group_id", "earned_at"),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    group_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("groups.id", ondelete="RESTRICT"))
+    session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sessions.id", ondelete="RESTRICT"))
+    kind: Mapped[str] = mapped_column(String(24))
+    provider_user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    client_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clients.id", ondelete="RESTRICT"))
+    service_code: Mapped[str | None] = mapped_column(String(10))
+    billing_type: Mapped[str | None] = mapped_column(String(12))
+    amount_cents: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3), server_default="USD", default="USD")
+    # The confirmation (or late cancellation) instant, and the P3/P4 dates it gives.
+    earned_at: Mapped[datetime] = timestamp(nullable=False)
+    period_date: Mapped[date] = mapped_column(Date)
+    pay_date: Mapped[date] = mapped_column(Date)
+    payout_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("payouts.id", ondelete="RESTRICT"))
+    created_at: Mapped[datetime] = stamped_now()
+
+
+class Payout(Base):
+    """P1, P5, P7: one per group and pay period, paid to the owner's bank account."""
+
+    __tablename__ = "payouts"
+    __table_args__ = (
+        Index("uq_payouts_group_id_period_date", "group_id", "period_date", unique=True),
+        CheckConstraint("status IN ('scheduled', 'in_transit', 'paid', 'failed')", name="status"),
+        CheckConstraint("amount_cents >= 0", name="amount_cents"),
+        Index("ix_payouts_status_pay_date", "status", "pay_date"),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    group_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("groups.id", ondelete="RESTRICT"))
+    period_date: Mapped[date] = mapped_column(Date)
+    pay_date: Mapped[date] = mapped_column(Date)
+    arrives_earliest: Mapped[date] = mapped_column(Date)
+    arrives_latest: Mapped[date] = mapped_column(Date)
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3), server_default="USD", default="USD")
+    status: Mapped[str] = mapped_column(String(12), server_default="scheduled", default="scheduled")
+    bank_account_last4: Mapped[str | None] = mapped_column(String(4))
+    transfer_reference: Mapped[str | None] = mapped_column(String(100))
+    attempts: Mapped[int] = mapped_column(SmallInteger, server_default="0", default=0)
+    failure_reason: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = stamped_now()
+    updated_at: Mapped[datetime] = stamped_now()
+    sent_at: Mapped[datetime | None] = timestamp()
+    paid_at: Mapped[datetime | None] = timestamp()
+    failed_at: Mapped[datetime | None] = timestamp()
