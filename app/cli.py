@@ -6,6 +6,7 @@
   worker         an arq worker, restarted with backoff when Redis goes away
   migrate        apply database migrations
   create-staff   create (or promote) a Caseload staff account
+  settle         run a payout settlement now, in this process (P5: safe beside the workers' own)
   openapi        write openapi/openapi.json (or --check it)
 """
 
@@ -18,6 +19,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import date
 from pathlib import Path
 
 from app.config import get_settings
@@ -42,6 +44,8 @@ def main(argv: list[str] | None = None) -> None:
     staff.add_argument("--first-name", default="Staff")
     staff.add_argument("--last-name", default="Member")
     staff.add_argument("--password-env", default="CASELOAD_STAFF_PASSWORD", help="read the password from this variable (else prompt)")
+    settle = commands.add_parser("settle", help="run a payout settlement now")
+    settle.add_argument("--pay-date", type=date.fromisoformat, default=None, help="only payouts of this pay date (YYYY-MM-DD)")
     openapi = commands.add_parser("openapi", help="write the OpenAPI document")
     openapi.add_argument("--check", action="store_true", help="fail if the committed file differs from the app")
     args = parser.parse_args(argv)
@@ -51,6 +55,7 @@ def main(argv: list[str] | None = None) -> None:
         "worker": cmd_worker,
         "migrate": cmd_migrate,
         "create-staff": cmd_create_staff,
+        "settle": cmd_settle,
         "openapi": cmd_openapi,
     }[args.command](args)
 
@@ -164,6 +169,31 @@ def cmd_create_staff(args: argparse.Namespace) -> None:
 
     asyncio.run(run())
     print(f"caseload: {args.email} is staff")
+
+
+def cmd_settle(args: argparse.Namespace) -> None:
+    from app.core.db import Database
+    from app.core.redis import connect
+    from app.payouts.bank import bank_from_settings
+    from app.payouts.settlement import settle
+
+    env = _with_services()
+    settings = get_settings()
+
+    async def run() -> dict:
+        database = Database(env["DATABASE_URL"], settings)
+        redis = await connect(env["REDIS_URL"])
+        try:
+            result = await settle(
+                database.sessionmaker, bank_from_settings(redis, settings),
+                pay_date=args.pay_date, batch_size=settings.settlement_batch_size,
+            )
+        finally:
+            await redis.aclose()
+            await database.close()
+        return result.as_dict()
+
+    print(json.dumps(asyncio.run(run()), indent=2, default=str))
 
 
 def cmd_openapi(args: argparse.Namespace) -> None:

@@ -45,6 +45,11 @@ class Settings(BaseSettings):
     booking_signups_per_address: int = 20  # C5 sign-ups per client address and window
     booking_signup_window_s: int = 3600
     idempotency_ttl_hours: int = 48
+    # Client imports (I5, I11): the upload, the parser's address space (a crafted workbook cannot take
+    # the worker down), and how many selected rows finalize in the request before it becomes a job.
+    max_import_bytes: int = 200 * 1_048_576
+    import_parser_memory_bytes: int = 2 * 1024 * 1_048_576
+    import_finalize_inline_rows: int = 1_000
 
     mail_backend: Literal["file", "log", "smtp"] = "file"
     mail_dir: Path | None = None  # default: <data_dir>/mail
@@ -54,6 +59,13 @@ class Settings(BaseSettings):
     smtp_username: str | None = None
     smtp_password: str | None = None
     smtp_starttls: bool = True
+
+    # The simulated bank (app/payouts/bank.py), the default payout rail: how long a transfer stays
+    # in transit, and the share of transfers it fails at random. Accounts ending in 0000 always fail.
+    bank_sim_settle_seconds: float = 0.0
+    bank_sim_failure_rate: float = Field(default=0.0, ge=0.0, le=1.0)
+    # Payouts picked per transaction by the transfer step (each one is idempotent at the bank).
+    settlement_batch_size: int = 200
 
     log_level: str = "INFO"
     shutdown_grace_s: int = 20

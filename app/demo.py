@@ -5,6 +5,8 @@ Every demo account is verified and shares one password, so a newcomer can log in
 """
 
 import uuid
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,10 +22,12 @@ from app.models import (
     AdminGrant,
     BillingMethod,
     CancellationPolicy,
+    Client,
     Group,
     InsurancePolicy,
     Membership,
     Rate,
+    TherapySession,
     User,
 )
 from app.onboarding.service import MEMBER_ID
@@ -83,10 +87,62 @@ async def seed_if_empty(database_url: str) -> list[str] | None:
                 logins.append(await _demo_client(db, group.id, sam.id, first, last, billing, done))
             db.add_all(Rate(group_id=group.id, service_code=code, private_pay_cents=private, insurance_cents=insurance) for code, private, insurance in RATES)
             db.add(CancellationPolicy(group_id=group.id, window_hours=24, fee_cents=7500, effective_from=func.now()))
+            await db.flush()
+            await _demo_sessions(db, group, sam.id)
             await db.commit()
             return [*logins, f"password for all: {DEMO_PASSWORD}"]
     finally:
         await database.close()
+
+
+# A week of Sam's calendar, in every state (S1-S6): (client last name, days from today, local hour, kind, status)
+SESSIONS = [
+    ("Ready", -3, 10, "therapy", "confirmed"),
+    ("Private", -2, 14, "therapy", "no_show"),
+    ("Private", 1, 11, "therapy", "late_cancelled"),
+    ("Ready", 2, 9, "therapy", "cancelled"),
+    ("Ready", 1, 10, "therapy", "scheduled"),
+    ("New", 2, 9, "intake", "scheduled"),
+    ("Private", 3, 15, "therapy", "scheduled"),
+    ("Ready", -1, 16, "therapy", "scheduled"),  # took place, waiting to be confirmed
+]
+
+
+async def _demo_sessions(db: AsyncSession, group: Group, provider_id: uuid.UUID) -> None:
+    from app.payouts import earnings
+    from app.payouts.schedule import schedule_for
+    from app.practice.service import cancellation_policy_at
+
+    tz = ZoneInfo(group.time_zone)
+    now = datetime.now(UTC)
+    today = now.astimezone(tz).date()
+    policy = await cancellation_policy_at(db, group.id, now)
+    clients = {c.last_name: c for c in await db.scalars(select(Client).where(Client.group_id == group.id))}
+    for last, days, hour, kind, status in SESSIONS:
+        starts_at = datetime.combine(today + timedelta(days=days), time(hour), tz).astimezone(UTC)
+        minutes = group.intake_session_minutes if kind == "intake" else 50
+        session = TherapySession(
+            group_id=group.id, provider_user_id=provider_id, client_id=clients[last].id, kind=kind, starts_at=starts_at,
+            duration_minutes=minutes, ends_at=starts_at + timedelta(minutes=minutes), telehealth=True, status=status,
+            cancellation_policy_id=policy.id if policy else None, created_by_user_id=provider_id,
+        )
+        if status == "confirmed":
+            schedule = schedule_for(now, tz)
+            session.confirmed_at, session.confirmed_by_user_id = now, provider_id
+            session.service_date, session.service_code, session.diagnosis_code = starts_at.astimezone(tz).date(), "90837", "F41.1"
+            session.period_date, session.pay_date = schedule.period_date, schedule.pay_date
+        elif status in ("cancelled", "late_cancelled"):
+            session.cancelled_at, session.cancelled_by_user_id = now, provider_id
+            session.cancelled_by = "client" if status == "late_cancelled" else "provider"
+            session.late_cancellation_fee_cents = policy.fee_cents if status == "late_cancelled" and policy else None
+        elif status == "no_show":
+            session.no_show_at, session.no_show_by_user_id = starts_at + timedelta(minutes=15), provider_id
+        db.add(session)
+        await db.flush()
+        if status == "confirmed":
+            await earnings.record_session_earning(db, session)
+        elif status == "late_cancelled":
+            await earnings.record_late_cancellation_fee(db, session)
 
 
 async def _demo_client(

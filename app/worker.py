@@ -9,6 +9,7 @@ from typing import Any
 
 import structlog
 from arq import Retry, cron
+from arq.worker import func as arq_function
 from arq.connections import RedisSettings
 from sqlalchemy import delete, func, or_
 
@@ -18,7 +19,11 @@ from app.core.jobs import relay_outbox
 from app.core.logging import configure_logging
 from app.core.mail import deliver_one, mail_backend
 from app.core.redis import redis_settings
+from app.core.storage import LocalStorage
+from app.imports.analysis import analyze_import
+from app.imports.finalize import finalize_import
 from app.models import AuthSession, EmailVerificationToken, IdempotencyRecord
+from app.payouts.settlement import settle_job
 
 log = structlog.get_logger("caseload.worker")
 MAIL_MAX_TRIES = 8
@@ -30,6 +35,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     assert settings.database_url, "DATABASE_URL must be set"
     database = Database(settings.database_url, settings)
     ctx.update(settings=settings, database=database, sessionmaker=database.sessionmaker, mail=mail_backend(settings))
+    ctx.setdefault("storage", LocalStorage(settings.files_path))
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
@@ -72,10 +78,12 @@ async def purge_expired(ctx: dict[str, Any]) -> None:
 
 
 class WorkerSettings:
-    functions = [deliver_mail, relay_outbox_job, purge_expired]
+    # `settle`: on demand (POST /v1/ops/settlements, `caseload settle`) and hourly; P5 makes overlaps harmless.
+    functions = [deliver_mail, relay_outbox_job, purge_expired, arq_function(settle_job, name="settle"), analyze_import, finalize_import]
     cron_jobs = [
         cron(relay_outbox_job, second=set(range(0, 60, 5)), run_at_startup=True, unique=True),
         cron(purge_expired, minute=17, unique=True),
+        cron(settle_job, name="settle_hourly", minute=5, run_at_startup=True, unique=True),
     ]
     on_startup = startup
     on_shutdown = shutdown

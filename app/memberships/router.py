@@ -11,7 +11,7 @@ from app.core.errors import problem_responses
 from app.core.idempotency import Idempotent
 from app.core.pagination import Page, PageQuery
 from app.core.routing import allowed, router
-from app.memberships import schemas, service
+from app.memberships import removal, schemas, service
 
 memberships_router = router("/v1/groups/{group_id}", "memberships")
 GrantStatus = Literal["pending_approval", "pending_verification", "active", "rejected", "revoked"]
@@ -120,3 +120,16 @@ async def revoke_admin_grant(
 async def transfer_ownership(group_id: uuid.UUID, body: schemas.OwnershipTransfer, actor: CurrentActor, db: DB) -> None:
     """Hand the group to another verified member (owner only); you stay on as an admin."""
     await service.transfer_ownership(db, actor, group_id, user_id=body.user_id)
+
+
+@memberships_router.post(
+    "/members/{user_id}/removal",
+    dependencies=[Idempotent],
+    responses=problem_responses(401, 403, 404, 409, 422),
+    **allowed(Capability.PROVIDERS_REMOVE),
+)
+async def remove_provider(
+    group_id: uuid.UUID, user_id: uuid.UUID, body: removal.RemovalIn, actor: CurrentActor, db: DB
+) -> removal.RemovalOut:
+    """Remove a provider (an admin, not the provider): refused with 409 listing each blocker while work is open (G6)."""
+    return await removal.remove_provider(db, actor, group_id, user_id, reason=body.reason)

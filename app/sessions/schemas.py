@@ -1,0 +1,101 @@
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, Field, model_validator
+
+from app.core.schemas import Strict, checked
+from app.sessions import rules
+
+Kind = Literal["intake", "therapy"]
+Status = Literal["scheduled", "confirmed", "cancelled", "late_cancelled", "no_show"]
+Minutes = Annotated[int, Field(ge=5, le=480)]
+ServiceCode = Annotated[str, Field(min_length=5, max_length=10), checked(rules.normalize_service_code, "service_code")]
+DiagnosisCode = Annotated[str, Field(min_length=3, max_length=10), checked(rules.normalize_diagnosis_code, "diagnosis_code")]
+
+
+class SessionCreate(Strict):
+    provider_id: uuid.UUID | None = Field(default=None, description="Whose calendar; default: you.")
+    client_id: uuid.UUID = Field(description="A client on that provider's active roster.")
+    starts_at: AwareDatetime = Field(description="With an offset or Z; stored and returned in UTC.")
+    duration_minutes: Minutes | None = Field(
+        default=None,
+        description=f"Default: the group's intake length for an intake, {rules.DEFAULT_THERAPY_MINUTES} minutes for therapy.",
+    )
+    kind: Kind = "therapy"
+    telehealth: bool | None = Field(default=None, description="`true` for telehealth; otherwise give `location_id`.")
+    location_id: uuid.UUID | None = Field(default=None, description="One of the provider's practice locations.")
+
+    @model_validator(mode="after")
+    def _one_place(self) -> "SessionCreate":
+        if (self.location_id is None) == (self.telehealth is not True):
+            raise ValueError("give either `telehealth: true` or a `location_id`, not both or neither")
+        return self
+
+
+class SessionUpdate(Strict):
+    """A scheduled session: move it (start, duration, place). A confirmed one: correct its details for 48 hours."""
+
+    starts_at: AwareDatetime | None = None
+    duration_minutes: Minutes | None = None
+    telehealth: bool | None = Field(default=None, description="`true` moves the session to telehealth.")
+    location_id: uuid.UUID | None = Field(default=None, description="Moves the session to this practice location.")
+    service_date: date | None = None
+    service_code: ServiceCode | None = None
+    diagnosis_code: DiagnosisCode | None = None
+
+    @model_validator(mode="after")
+    def _one_place(self) -> "SessionUpdate":
+        if self.location_id is not None and self.telehealth:
+            raise ValueError("give either `telehealth: true` or a `location_id`, not both")
+        if self.telehealth is False and self.location_id is None:
+            raise ValueError("to see the client in person, give a `location_id`")
+        return self
+
+
+class ConfirmRequest(Strict):
+    service_date: date | None = Field(default=None, description="Default: the session's day in the group's time zone.")
+    duration_minutes: Minutes | None = Field(default=None, description="Default: the session's.")
+    service_code: ServiceCode = Field(description="CPT code, e.g. 90837.")
+    diagnosis_code: DiagnosisCode = Field(description="ICD-10 code, e.g. F41.1.")
+
+
+class CancelRequest(Strict):
+    by: Literal["client", "provider"] = Field(description="Who cancels: a client's late cancellation carries the policy's fee (S4).")
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class ConfirmationOut(BaseModel):
+    confirmed_at: datetime
+    service_date: date
+    service_code: str
+    diagnosis_code: str
+    pay_date: date = Field(description="The business day this session is paid on (S6, P3/P4).")
+    arrives_earliest: date
+    arrives_latest: date
+    editable_until: datetime = Field(description="Corrections are accepted until then (48 hours after confirmation).")
+
+
+class CancellationOut(BaseModel):
+    cancelled_at: datetime
+    by: Literal["client", "provider"]
+    reason: str | None
+    late_cancellation_fee_cents: int | None
+
+
+class SessionOut(BaseModel):
+    id: uuid.UUID
+    group_id: uuid.UUID
+    provider_user_id: uuid.UUID
+    client_id: uuid.UUID
+    kind: Kind
+    starts_at: datetime
+    ends_at: datetime
+    duration_minutes: int
+    telehealth: bool
+    location_id: uuid.UUID | None
+    status: Status
+    created_at: datetime
+    confirmation: ConfirmationOut | None
+    cancellation: CancellationOut | None
+    no_show_at: datetime | None

@@ -1,0 +1,38 @@
+"""S2 under a real race: concurrent bookings through the real app, with committed data."""
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from app.memberships.service import make_provider
+from tests.fixtures.factories import make_group, make_user, session_token
+from tests.sessions.conftest import make_client
+
+
+async def test_two_concurrent_bookings_of_one_slot(live_client: httpx.AsyncClient, engine: AsyncEngine) -> None:
+    # rule S2: the database refuses the second, whichever request gets there first
+    async with AsyncSession(engine, expire_on_commit=False) as db:
+        group = await make_group(db, name="Race Practice")
+        provider = await make_user(db)
+        await make_provider(db, group, provider, "LPC")
+        clients = [await make_client(db, group, provider, name=f"C{i}") for i in range(2)]
+        token = await session_token(db, provider)
+        await db.commit()
+    headers = {"Authorization": f"Bearer {token}"}
+    starts_at = (datetime.now(UTC) + timedelta(days=3)).replace(microsecond=0)
+    responses = await asyncio.gather(*(
+        live_client.post(f"/v1/groups/{group.id}/sessions", headers=headers, json={
+            "client_id": str(c.id), "starts_at": starts_at.isoformat(), "duration_minutes": 50, "telehealth": True,
+        })
+        for c in clients
+    ))
+    assert sorted(r.status_code for r in responses) == [201, 409], [r.text for r in responses]
+    [winner] = [r.json() for r in responses if r.status_code == 201]
+    [loser] = [r.json() for r in responses if r.status_code == 409]
+    assert loser["code"] == "session_conflict" and [c["session_id"] for c in loser["conflicts"]] == [winner["id"]]
+    async with engine.connect() as conn:
+        count = (await conn.execute(text("SELECT count(*) FROM sessions WHERE group_id = :g"), {"g": group.id})).scalar_one()
+    assert count == 1
