@@ -25,11 +25,14 @@ from app.documents.router import documents_router
 from app.estimates.router import estimates_router
 from app.groups.router import groups_router
 from app.health import health_router
+from app.imports.router import imports_router
 from app.memberships.router import memberships_router
 from app.messaging.router import messaging_router, my_messaging_router
 from app.onboarding.router import onboarding_router
+from app.payouts.router import payouts_router, settlements_router
 from app.practice.router import practice_ops_router, practice_router
 from app.providers.router import providers_router
+from app.sessions.router import sessions_router
 
 ROUTERS = [
     health_router,
@@ -48,6 +51,10 @@ ROUTERS = [
     estimates_router,
     documents_router,
     booking_router,
+    imports_router,
+    sessions_router,
+    payouts_router,
+    settlements_router,
 ]
 
 

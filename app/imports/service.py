@@ -1,0 +1,339 @@
+"""Client imports (I1-I11): upload, review, finalize.
+
+A provider imports into their own roster and sees only their own imports (another provider's is a
+404); admins and the group's API key import into any provider's roster. Reads of rows are audited
+(ids only). Parsing and classification happen in the analysis job (analysis.py), the bulk work of
+finalizing in finalize.py.
+"""
+
+import hashlib
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import UploadFile
+
+from app.clients.service import _provider_for
+from app.config import get_settings
+from app.core import audit, crypto, jobs
+from app.core.auth import Actor
+from app.core.authz import Capability, Grant, Reach, require
+from app.core.errors import Problem, conflict, not_found
+from app.core.pagination import PageParams, paginate
+from app.core.storage import Storage
+from app.imports import schemas
+from app.imports.analysis import PASSWORD_PURPOSE
+from app.imports.finalize import finalize
+from app.models import Client, ClientImport
+from app.models import ImportRow as Row
+
+READ_CHUNK = 1024 * 1024
+
+
+def too_large(limit: int) -> Problem:
+    return Problem(413, "import_too_large", f"An import file may be at most {limit:,} bytes. Split the list into smaller files.",
+                   max_bytes=limit)
+
+
+def _field_error(field: str, message: str) -> Problem:
+    return Problem(422, "validation_failed", "Some fields are missing or invalid; see `errors`.",
+                   title="Unprocessable Content", errors=[{"field": field, "message": message}])
+
+
+def storage_key(group_id: uuid.UUID, import_id: uuid.UUID) -> str:
+    return f"groups/{group_id}/imports/{import_id}"
+
+
+async def _visible_import(
+    db: AsyncSession, actor: Actor, group_id: uuid.UUID, import_id: uuid.UUID, *, for_update: bool = False
+) -> tuple[ClientImport, Grant]:
+    grant = require(actor, Capability.CLIENTS, group_id)
+    stmt = select(ClientImport).where(ClientImport.id == import_id, ClientImport.group_id == group_id)
+    if grant.reach is Reach.OWN:
+        stmt = stmt.where(ClientImport.provider_user_id == actor.user_id)
+    if for_update:
+        stmt = stmt.with_for_update()
+    imp = await db.scalar(stmt)
+    if imp is None:
+        raise not_found("import")
+    return imp, grant
+
+
+# --- upload ----------------------------------------------------------------------------------------
+
+
+async def upload_import(
+    db: AsyncSession,
+    storage: Storage,
+    actor: Actor,
+    group_id: uuid.UUID,
+    upload: UploadFile | None,
+    *,
+    provider_id: str | None,
+    password: str | None,
+) -> ClientImport:
+    """I1, I5: store the file as it came, and queue its analysis (the type is read there, from the content)."""
+    grant = require(actor, Capability.CLIENTS, group_id)
+    try:
+        provider_uuid = uuid.UUID(provider_id) if provider_id else None
+    except ValueError:
+        raise _field_error("body.provider_id", "not a UUID") from None
+    provider = await _provider_for(db, grant, provider_uuid)
+    if upload is None:
+        raise _field_error("body.file", "Send the file as the multipart field `file`.")
+    if password is not None and not 0 < len(password) <= 200:
+        raise _field_error("body.password", "between 1 and 200 characters")
+    limit = get_settings().max_import_bytes
+    if upload.size is not None and upload.size > limit:
+        raise too_large(limit)
+    import_id = uuid.uuid4()
+    key = storage_key(group_id, import_id)
+    digest = hashlib.sha256()
+    size = 0
+
+    async def chunks() -> AsyncIterator[bytes]:
+        nonlocal size
+        while chunk := await upload.read(READ_CHUNK):
+            size += len(chunk)
+            if size > limit:
+                raise too_large(limit)
+            digest.update(chunk)
+            yield chunk
+
+    await storage.put(key, chunks(), "application/octet-stream")
+    imp = ClientImport(
+        id=import_id,
+        group_id=group_id,
+        provider_user_id=provider,
+        uploaded_by_user_id=actor.user_id,
+        file_name=(upload.filename or "upload")[:255],
+        size_bytes=size,
+        sha256=digest.digest(),
+        storage_key=key,
+        password_encrypted=crypto.encrypt(password, purpose=PASSWORD_PURPOSE) if password else None,
+        status="queued",
+        warnings=[],
+    )
+    db.add(imp)
+    await db.flush()
+    await db.refresh(imp)
+    await jobs.enqueue(db, "analyze_import", str(import_id), job_id=f"analyze_import:{import_id}")
+    await audit.record(db, actor, "import.uploaded", target_type="client_import", target_id=import_id, group_id=group_id,
+                       provider_user_id=str(provider), size_bytes=size)
+    return imp
+
+
+# --- reading ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ImportView:
+    imp: ClientImport
+    counts: schemas.ImportCounts | None
+
+
+async def _counts(db: AsyncSession, import_ids: list[uuid.UUID]) -> dict[uuid.UUID, schemas.ImportCounts]:
+    result: dict[uuid.UUID, schemas.ImportCounts] = {}
+    if not import_ids:
+        return result
+    stmt = (
+        select(Row.import_id, Row.classification, func.count(), func.count().filter(Row.selected))
+        .where(Row.import_id.in_(import_ids))
+        .group_by(Row.import_id, Row.classification)
+    )
+    for import_id, classification, total, selected in await db.execute(stmt):
+        counts = result.setdefault(import_id, schemas.ImportCounts())
+        setattr(counts, classification, total)
+        counts.selected += selected
+    return result
+
+
+async def _views(db: AsyncSession, imports: list[ClientImport]) -> list[ImportView]:
+    analysed = [i.id for i in imports if i.status in ("ready", "finalizing", "finalized")]
+    counts = await _counts(db, analysed)
+    return [ImportView(i, counts.get(i.id, schemas.ImportCounts()) if i.id in analysed else None) for i in imports]
+
+
+def import_out(view: ImportView) -> schemas.ImportOut:
+    i = view.imp
+    return schemas.ImportOut(
+        id=i.id, group_id=i.group_id, provider_id=i.provider_user_id, uploaded_by_user_id=i.uploaded_by_user_id,
+        file_name=i.file_name, size_bytes=i.size_bytes, status=i.status,  # type: ignore[arg-type]
+        format=i.format, container=i.container,
+        progress=schemas.Progress(rows_done=i.rows_done, rows_total=i.rows_total),
+        failure=schemas.Failure(code=i.failure_code, detail=i.failure_detail or "") if i.failure_code else None,
+        warnings=[schemas.ImportWarning(**w) for w in i.warnings or []],
+        counts=view.counts,
+        result=schemas.ImportResult(**i.result) if i.result else None,
+        created_at=i.created_at, analyzed_at=i.analyzed_at, finalized_at=i.finalized_at,
+    )
+
+
+async def read_import(db: AsyncSession, actor: Actor, group_id: uuid.UUID, import_id: uuid.UUID) -> ImportView:
+    imp, _ = await _visible_import(db, actor, group_id, import_id)
+    [view] = await _views(db, [imp])
+    return view
+
+
+async def list_imports(
+    db: AsyncSession, actor: Actor, group_id: uuid.UUID, page: PageParams
+) -> tuple[list[ImportView], str | None]:
+    """Newest first; a provider sees their own imports only."""
+    grant = require(actor, Capability.CLIENTS, group_id)
+    stmt = select(ClientImport).where(ClientImport.group_id == group_id)
+    if grant.reach is Reach.OWN:
+        stmt = stmt.where(ClientImport.provider_user_id == actor.user_id)
+    imports, next_cursor = await paginate(db, stmt, page, keys=(ClientImport.created_at, ClientImport.id), descending=True)
+    return await _views(db, imports), next_cursor
+
+
+async def list_rows(
+    db: AsyncSession, actor: Actor, group_id: uuid.UUID, import_id: uuid.UUID, page: PageParams,
+    *, classification: str | None,
+) -> tuple[list[schemas.ImportRowOut], str | None]:
+    """I6: the rows in file order, with their candidates loaded for the whole page in one statement."""
+    imp, _ = await _visible_import(db, actor, group_id, import_id)
+    stmt = select(Row).where(Row.import_id == imp.id)
+    if classification is not None:
+        stmt = stmt.where(Row.classification == classification)
+    rows, next_cursor = await paginate(db, stmt, page, keys=(Row.id,))
+    wanted = {cid for row in rows for cid in row.candidate_client_ids}
+    candidates: dict[uuid.UUID, schemas.Candidate] = {}
+    if wanted:
+        for c in await db.execute(
+            select(Client.id, Client.first_name, Client.last_name, Client.email).where(
+                Client.id.in_(wanted), Client.group_id == group_id
+            )
+        ):
+            candidates[c.id] = schemas.Candidate(client_id=c.id, first_name=c.first_name, last_name=c.last_name, email=c.email)
+    await audit.record(db, actor, "import.rows_read", target_type="client_import", target_id=imp.id, group_id=group_id,
+                       rows=len(rows))
+    return [row_out(row, candidates) for row in rows], next_cursor
+
+
+def row_out(row: Row, candidates: dict[uuid.UUID, schemas.Candidate]) -> schemas.ImportRowOut:
+    return schemas.ImportRowOut(
+        id=row.id, line=row.line, source_ref=row.source_ref, first_name=row.first_name, last_name=row.last_name,
+        email=row.email, phone=row.phone, phone_e164=row.phone_e164,
+        classification=row.classification,  # type: ignore[arg-type]
+        badges=list(row.badges), invalid_reason=row.invalid_reason, selected=row.selected,
+        matched_client_id=row.matched_client_id,
+        candidates=[candidates[c] for c in row.candidate_client_ids if c in candidates],
+        documents=[schemas.RowDocument(file_name=d["file_name"], size=d["size"], category=d["category"]) for d in row.documents],
+        outcome=row.outcome,  # type: ignore[arg-type]
+        client_id=row.client_id,
+    )
+
+
+# --- review ----------------------------------------------------------------------------------------
+
+
+def _require_ready(imp: ClientImport) -> None:
+    if imp.status != "ready":
+        raise conflict(
+            "import_not_ready" if imp.status in ("queued", "analyzing", "failed") else "import_finalized",
+            f"The import is {imp.status}: rows can be reviewed only while it is ready.",
+            import_status=imp.status,
+        )
+
+
+async def update_row(
+    db: AsyncSession, actor: Actor, group_id: uuid.UUID, import_id: uuid.UUID, row_id: int, body: schemas.RowUpdate
+) -> schemas.ImportRowOut:
+    """Select or unselect a row; match an uncertain row by hand to one of its candidates (I7)."""
+    imp, _ = await _visible_import(db, actor, group_id, import_id, for_update=True)
+    _require_ready(imp)
+    row = await db.scalar(select(Row).where(Row.id == row_id, Row.import_id == imp.id).with_for_update())
+    if row is None:
+        raise not_found("row")
+    changes = body.model_fields_set
+    matched_by_hand = False
+    if "matched_client_id" in changes:
+        if body.matched_client_id is None:
+            if row.classification != "uncertain":
+                raise conflict("match_fixed", "Only a match made by hand on an uncertain row can be cleared.")
+            row.matched_client_id = None
+        else:
+            if body.matched_client_id not in row.candidate_client_ids:
+                raise conflict("not_a_candidate", "A row can be matched only to one of the clients offered for it (`candidates`).",
+                               candidates=[str(c) for c in row.candidate_client_ids])
+            row.matched_client_id = body.matched_client_id
+            matched_by_hand = True
+            if body.selected is None:
+                row.selected = True
+    if body.selected is not None:
+        if body.selected and row.classification == "invalid":
+            raise conflict("row_invalid", f"This row cannot be imported: {row.invalid_reason}. Fix the file and upload it again.")
+        if body.selected and row.email_key is None and row.matched_client_id is None:
+            raise conflict("match_required", "A row without an email can be imported only by matching it to one of its candidates.")
+        row.selected = body.selected
+    await db.flush()
+    if matched_by_hand:
+        await audit.record(db, actor, "import.row_matched", target_type="client_import", target_id=imp.id, group_id=group_id,
+                           row_id=row.id, client_id=str(row.matched_client_id))
+    wanted = list(row.candidate_client_ids)
+    candidates = {
+        c.id: schemas.Candidate(client_id=c.id, first_name=c.first_name, last_name=c.last_name, email=c.email)
+        for c in await db.execute(
+            select(Client.id, Client.first_name, Client.last_name, Client.email).where(Client.id.in_(wanted), Client.group_id == group_id)
+        )
+    } if wanted else {}
+    return row_out(row, candidates)
+
+
+async def select_class(
+    db: AsyncSession, actor: Actor, group_id: uuid.UUID, import_id: uuid.UUID, body: schemas.BulkSelection
+) -> schemas.BulkSelectionOut:
+    """Tick or untick every row of a class in one statement (rows that cannot be imported stay unticked)."""
+    imp, _ = await _visible_import(db, actor, group_id, import_id, for_update=True)
+    _require_ready(imp)
+    if body.selected and body.classification == "invalid":
+        raise conflict("row_invalid", "Invalid rows cannot be selected: fix the file and upload it again.")
+    stmt = update(Row).where(Row.import_id == imp.id, Row.classification == body.classification, Row.selected != body.selected)
+    if body.selected:
+        stmt = stmt.where((Row.email_key.is_not(None)) | (Row.matched_client_id.is_not(None)))
+    updated = (await db.execute(stmt.values(selected=body.selected))).rowcount  # type: ignore[attr-defined]
+    counts = (await _counts(db, [imp.id])).get(imp.id, schemas.ImportCounts())
+    return schemas.BulkSelectionOut(updated=updated, counts=counts)
+
+
+# --- finalize --------------------------------------------------------------------------------------
+
+
+async def finalize_import(
+    db: AsyncSession, storage: Storage, actor: Actor, group_id: uuid.UUID, import_id: uuid.UUID, body: schemas.FinalizeIn
+) -> tuple[ImportView, bool]:
+    """I8: returns the import and whether the work was queued (large imports) rather than done here.
+
+    The import row is locked first: a concurrent finalize waits, then finds it finalized (same
+    result) or finalizing (queued), and does nothing twice.
+    """
+    imp, _ = await _visible_import(db, actor, group_id, import_id, for_update=True)
+    if imp.status == "finalized":
+        return await read_import_view(db, imp), False
+    if imp.status == "finalizing":
+        return await read_import_view(db, imp), True
+    if imp.status != "ready":
+        raise conflict("import_not_ready", f"The import is {imp.status}: only a ready import can be finalized.", import_status=imp.status)
+    selected = await db.scalar(select(func.count()).where(Row.import_id == imp.id, Row.selected)) or 0
+    imp.send_welcome_email = body.send_welcome_email
+    imp.finalized_by_user_id = actor.user_id
+    imp.finalize_requested_at = func.now()
+    if selected > get_settings().import_finalize_inline_rows:
+        imp.status = "finalizing"
+        await db.flush()
+        await jobs.enqueue(db, "finalize_import", str(imp.id), job_id=f"finalize_import:{imp.id}")
+        await audit.record(db, actor, "import.finalize_requested", target_type="client_import", target_id=imp.id,
+                           group_id=group_id, selected=selected)
+        await db.refresh(imp)
+        return await read_import_view(db, imp), True
+    await finalize(db, storage, imp, actor)
+    await db.refresh(imp)
+    return await read_import_view(db, imp), False
+
+
+async def read_import_view(db: AsyncSession, imp: ClientImport) -> ImportView:
+    [view] = await _views(db, [imp])
+    return view
