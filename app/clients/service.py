@@ -1,20 +1,27 @@
 """Clients and rosters (C1-C4, C7, G7): adding, finding, editing, archiving and moving clients.
 
-Every read of client data is audited (R2) with ids only. Lists load what each response shows
-(rosters, insurance, readiness) in two statements for the whole page, never per client.
+Every read of client data is audited (R2) with ids only. The roster list reads a page with everything each
+response shows (rosters, insurance, readiness) in one statement (roster_sql.py); single clients load theirs
+in three statements (load_views), never per client.
 """
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any, Protocol
 
-from sqlalchemy import ColumnElement, and_, exists, func, or_, select, update
+import asyncpg
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.clients import readiness
-from app.clients.access import visible_client, visible_clients
+from app.clients import readiness, roster_sql
+from app.clients.access import visible_client
+from app.clients.readiness import CURRENT_FORM_VERSIONS
 from app.clients.readiness_loader import facts_for, person_facts
+from app.clients.roster_sql import RosterStatus
 from app.clients.schemas import ClientCreate, ClientUpdate
 from app.config import get_settings
 from app.core import audit
@@ -22,7 +29,9 @@ from app.core.auth import Actor
 from app.core.authz import Capability, Grant, Reach, require
 from app.core.errors import Problem, conflict, forbidden, not_found
 from app.core.mail import send_mail
-from app.core.pagination import PageParams, paginate
+from app.core.middleware import current_request
+from app.core.pagination import PageParams, decode_cursor, encode_cursor
+from app.core.pagination import _invalid_cursor as invalid_cursor
 from app.models import Client, InsurancePolicy, Membership, RosterEntry, User
 from app.onboarding.schemas import InsurancePolicyIn
 from app.onboarding.service import save_policy
@@ -32,8 +41,6 @@ from app.users.service import (
     issue_verification_token,
     normalize_email,
 )
-
-RosterStatus = Literal["active", "archived", "all"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,33 +181,14 @@ async def send_welcome(db: AsyncSession, actor: Actor, group_id: uuid.UUID, clie
     await audit.record(db, actor, "client.welcome_sent", target_type="client", target_id=client.id, group_id=group_id)
 
 
-def _search(q: str) -> ColumnElement[bool]:
-    """Name or email prefix; "ann sm" matches first and last name in either order."""
-    escaped = [token.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%" for token in q.lower().split()]
-    if len(escaped) >= 2:
-        first, last = escaped[0], escaped[-1]
-        return or_(
-            and_(Client.first_name_key.like(first), Client.last_name_key.like(last)),
-            and_(Client.last_name_key.like(first), Client.first_name_key.like(last)),
-        )
-    token = escaped[0]
-    return or_(Client.last_name_key.like(token), Client.first_name_key.like(token), Client.email_key.like(token))
+class RowReader(Protocol):
+    """An asyncpg pool or connection: what the roster list reads through."""
 
-
-def _roster_status(status: RosterStatus, provider_id: uuid.UUID | None) -> list[ColumnElement[bool]]:
-    entries = select(RosterEntry.id).where(RosterEntry.client_id == Client.id)
-    if provider_id is not None:
-        entries = entries.where(RosterEntry.provider_user_id == provider_id)
-    active = exists(entries.where(RosterEntry.archived_at.is_(None)))
-    if status == "active":
-        return [active]
-    if status == "archived":
-        return [exists(entries), ~active]
-    return [exists(entries)] if provider_id is not None else []
+    async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]: ...
 
 
 async def list_clients(
-    db: AsyncSession,
+    reader: RowReader,
     actor: Actor,
     group_id: uuid.UUID,
     page: PageParams,
@@ -208,21 +196,109 @@ async def list_clients(
     provider_id: uuid.UUID | None,
     status: RosterStatus,
     q: str | None,
-) -> tuple[list[ClientView], str | None]:
-    """C7: a provider's own roster, or (admins) any roster or the whole group, ordered by name."""
+) -> tuple[list[dict[str, Any]], str | None]:
+    """C7: a provider's own roster, or (admins) any roster or the whole group, ordered by name.
+
+    The clients as the API shows them (`ClientOut`, plain data), from ONE statement that reads the page with
+    everything shown and writes the read's audit row (R2): app.clients.roster_sql. It runs on the asyncpg pool
+    of the authentication lookup (app.core.db.get_reader), not through a SQLAlchemy session: a session's
+    checkout costs three round trips (pool pre-ping: BEGIN, ping, ROLLBACK) and the audit insert three more
+    (BEGIN, INSERT, COMMIT), and through the ORM, 50 clients cost 15x the SQL (scripts/bench/bench_clients.py).
+    """
     grant = require(actor, Capability.CLIENTS, group_id)
     if grant.reach is Reach.OWN and provider_id not in (None, actor.user_id):
         raise not_found("roster")  # R1: another provider's roster is not there for you
-    stmt = select(Client).where(*visible_clients(grant), *_roster_status(status, provider_id))
-    if q and q.strip():
-        stmt = stmt.where(_search(q))
-    clients, next_cursor = await paginate(
-        db, stmt, page, keys=(Client.last_name_key, Client.first_name_key, Client.id)
+    words = roster_sql.search_tokens(q)
+    request = current_request.get()
+    today = datetime.now(UTC)
+    values: dict[str, Any] = {
+        "group_id": group_id, "own_id": actor.user_id, "provider_id": provider_id,
+        "year": today.year, "month": today.month,
+        # Read now: a new version of a form un-readies at once (as readiness_loader.person_facts).
+        "documents": list(CURRENT_FORM_VERSIONS), "versions": list(CURRENT_FORM_VERSIONS.values()),
+        # The audit row, as app.core.audit.record fills it.
+        "actor_user_id": actor.user_id, "actor_api_key_id": actor.id if actor.kind == "api_key" else None,
+        "actor_ip": request.ip if request else None, "request_id": request.request_id if request else None,
+    }
+    for n, word in enumerate(words, 1):
+        values[f"low{n}"], values[f"high{n}"] = roster_sql.prefix_range(word)
+    if page.cursor:
+        values["after_last"], values["after_first"], values["after_id"] = _after(page.cursor)
+    sql, names = roster_sql.page_statement(
+        own=grant.reach is Reach.OWN, provider=provider_id is not None, status=status, words=len(words),
+        after=page.cursor is not None, size=page.limit,
     )
-    views = await load_views(db, clients)
-    await audit.record(db, actor, "client.list_read", target_type="client", group_id=group_id,
-                       client_ids=[str(c.id) for c in clients])
-    return views, next_cursor
+    rows = await reader.fetch(sql, *[values[name] for name in names])
+    next_cursor = None
+    if len(rows) > page.limit:
+        rows = rows[: page.limit]
+        last = rows[-1]
+        next_cursor = encode_cursor([last["last_name_key"], last["first_name_key"], str(last["id"])])
+    return [client_document(row) for row in rows], next_cursor
+
+
+def _after(cursor: str) -> tuple[str, str, uuid.UUID]:
+    """The keyset cursor of the roster order (as paginate() encodes it): last name key, first name key, id."""
+    last, first, client_id = decode_cursor(cursor, 3)
+    if not isinstance(last, str) or not isinstance(first, str) or not isinstance(client_id, str):
+        raise invalid_cursor()
+    try:
+        return last, first, uuid.UUID(client_id)
+    except ValueError:
+        raise invalid_cursor() from None
+
+
+def client_document(row: Mapping[str, Any]) -> dict[str, Any]:
+    """`ClientOut` as plain data from a row of roster_sql.page_statement (the route serialises it directly).
+
+    Must answer what router.client_out() answers for the same client: tests/clients/test_roster_list.py
+    compares the two.
+    """
+    policy_status = row["insurance_status"]
+    providers = row["providers"] or ()
+    return {
+        "id": row["id"],
+        "group_id": row["group_id"],
+        "user_id": row["user_id"],
+        "first_name": row["first_name"],
+        "last_name": row["last_name"],
+        "email": row["email"],
+        "phone": row["phone"],
+        "billing_type": row["billing_type"],
+        "telehealth_state": row["telehealth_state"],
+        "assessments": row["assessments"],
+        "account_verified": row["account_verified"],
+        "created_at": row["created_at"],
+        "rosters": [
+            {"provider_user_id": p, "added_at": added, "archived_at": archived}
+            for p, added, archived in zip(providers, row["added"], row["archived"], strict=True)
+        ],
+        "insurance": (
+            {"status": policy_status, "company": row["insurance_company"], "member_id": f"••••{row['member_id_last4']}"}
+            if policy_status is not None
+            else {"status": "none", "company": None, "member_id": None}
+        ),
+        "readiness": _readiness_document(
+            row["billing_type"], row["account_verified"], policy_status is not None and policy_status != "failed",
+            row["has_billing_method"], frozenset(row["acknowledged"] or ()), tuple(CURRENT_FORM_VERSIONS.items()),
+        ),
+    }
+
+
+@lru_cache(maxsize=512)
+def _readiness_document(
+    billing_type: str, verified: bool, has_insurance: bool, has_billing_method: bool,
+    documents: frozenset[str], current: tuple[tuple[str, str], ...],
+) -> dict[str, Any]:
+    """`ReadinessOut` as plain data (shared by every client in the same state: read-only). `documents`: those
+    acknowledged in their current version, `current` (CURRENT_FORM_VERSIONS) is part of the key."""
+    versions = dict(current)
+    facts = readiness.ReadinessFacts(
+        account_verified=verified, billing_type=billing_type, has_insurance=has_insurance,
+        has_billing_method=has_billing_method, acknowledged=frozenset((d, versions[d]) for d in documents),
+    )
+    items = [{"item": i.item, "done": i.done} for i in readiness.checklist(facts)]
+    return {"ready": all(i["done"] for i in items), "items": items, "missing": [i["item"] for i in items if not i["done"]]}
 
 
 async def read_client(db: AsyncSession, actor: Actor, group_id: uuid.UUID, client_id: uuid.UUID) -> ClientView:
@@ -338,7 +414,7 @@ async def load_views(db: AsyncSession, clients: list[Client]) -> list[ClientView
         return []
     entries: dict[uuid.UUID, list[RosterEntry]] = {c.id: [] for c in clients}
     for entry in await db.scalars(
-        select(RosterEntry).where(RosterEntry.client_id.in_(list(entries))).order_by(RosterEntry.added_at)
+        select(RosterEntry).where(RosterEntry.client_id.in_(list(entries))).order_by(RosterEntry.added_at, RosterEntry.id)
     ):
         entries[entry.client_id].append(entry)
     user_ids = {c.user_id for c in clients}

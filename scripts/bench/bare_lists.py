@@ -18,7 +18,8 @@ Endpoints (each reads what the matching API route reads, with the same SQL shape
                                                 route without the framework)
   GET /groups/{id}/clients?limit=N[&q=]         baseline of GET /v1/groups/{id}/clients: the page of the group's
                                                 clients with an active roster entry, by (last_name_key,
-                                                first_name_key, id): the client row's own fields only
+                                                first_name_key, id): the client row's own fields only; a one-word
+                                                q in the API's shape (UNION of three index range scans)
   GET /groups/{id}/clients-full?limit=N[&q=]    diagnostic: everything the API route does, in SQL: authentication,
                                                 reach (a provider sees their own roster), the page, the rosters,
                                                 insurance and readiness facts of the page, the audit row, in one
@@ -101,6 +102,25 @@ def _clients_sql(*, own: bool, search_tokens: int) -> str:
 
 
 _CLIENT_SQL = {(own, n): _clients_sql(own=own, search_tokens=n) for own in (False, True) for n in (0, 1, 2)}
+
+# The baseline of a one-word search, in the API's shape (app.clients.roster_sql): a UNION of three index range
+# scans (last name, first name, email), each in roster order and limited, instead of an OR that walks the group.
+# $3/$4: the prefix as a range [low, high) of the "C" collation.
+_SEARCH_BRANCH_FENCED = """(SELECT s.id FROM (SELECT c.id, c.last_name_key, c.first_name_key FROM clients c
+   WHERE c.group_id = $1 AND c.{column} >= $3 AND c.{column} < $4
+   ORDER BY c.last_name_key, c.first_name_key, c.id OFFSET 0) s
+  WHERE EXISTS (SELECT 1 FROM roster_entries r WHERE r.client_id = s.id AND r.archived_at IS NULL)
+  ORDER BY s.last_name_key, s.first_name_key, s.id LIMIT $2)"""
+_SEARCH_SQL = f"""
+SELECT {_CLIENT_COLUMNS} FROM (
+  (SELECT c.id FROM clients c WHERE c.group_id = $1 AND {_ACTIVE} AND c.last_name_key >= $3 AND c.last_name_key < $4
+    ORDER BY c.last_name_key, c.first_name_key, c.id LIMIT $2)
+  UNION {_SEARCH_BRANCH_FENCED.format(column="first_name_key")}
+  UNION {_SEARCH_BRANCH_FENCED.format(column="email_key")}
+) m JOIN clients c ON c.id = m.id
+ ORDER BY c.last_name_key, c.first_name_key, c.id
+ LIMIT $2
+"""
 
 # The page and everything the response shows about it, in one statement (the shape recommended for the API):
 # the roster entries as a JSON array, the person's insurance, form of billing and current acknowledgements.
@@ -273,7 +293,15 @@ async def clients(request: Request) -> Response:
     limit = page_limit(request)
     if limit is None:
         return _BAD_REQUEST
-    rows = await _page(request.app.state.pool, request.path_params["group_id"], limit, request.query_params.get("q"), None)
+    q = request.query_params.get("q")
+    words = (q or "").lower().split()
+    if len(words) == 1:  # the API's search shape
+        from app.clients.roster_sql import prefix_range
+
+        rows = await request.app.state.pool.fetch(_SEARCH_SQL, request.path_params["group_id"], limit + 1,
+                                                  *prefix_range(words[0]))
+    else:
+        rows = await _page(request.app.state.pool, request.path_params["group_id"], limit, q, None)
     rows, next_cursor = _next_cursor(rows, limit)
     return json_response({"items": [_client_fields(r) for r in rows], "next_cursor": next_cursor})
 

@@ -387,11 +387,29 @@ async def capture_service_statements(db_url: str, seeded: Seeded, q: str | None,
                 "ORDER BY last_name_key, first_name_key, id OFFSET $2 LIMIT 1", seeded.group_id, cursor_at)
             cursor = encode_cursor([row["last_name_key"], row["first_name_key"], str(row["id"])])
         event.listen(database.engine.sync_engine, "before_cursor_execute", keep)
-        async with database.sessionmaker() as db:
+        # The service reads through asyncpg directly (no SQLAlchemy events): keep those statements too, by
+        # wrapping asyncpg's own methods for the duration of the call.
+        import asyncpg
+
+        originals = {name: getattr(asyncpg.Connection, name) for name in ("fetch", "fetchrow", "fetchval", "execute")}
+
+        def recording(method):  # type: ignore[no-untyped-def]
+            async def call(self, query, *args, **kwargs):  # type: ignore[no-untyped-def]
+                if query.strip() not in ("", ";"):  # SQLAlchemy's pre-ping is ";"
+                    captured.append(Captured("", query, args))
+                return await method(self, query, *args, **kwargs)
+            return call
+
+        for name, method in originals.items():
+            setattr(asyncpg.Connection, name, recording(method))
+        try:
+            # As the route: on the authentication pool (the statement also writes the read's audit row).
             views, _cursor = await service.list_clients(
-                db, actor, seeded.group_id, PageParams(limit=50, cursor=cursor), provider_id=None, status="active",
-                q=q)
-            await db.rollback()  # the audit row stays out
+                database.auth_pool, actor, seeded.group_id, PageParams(limit=50, cursor=cursor), provider_id=None,
+                status="active", q=q)
+        finally:
+            for name, method in originals.items():
+                setattr(asyncpg.Connection, name, method)
         assert len(views) == 50 or q, len(views)
         return captured
     finally:
@@ -430,7 +448,7 @@ async def explain(db_url: str, captured: list[Captured]) -> list[tuple[str, str,
                                    else c.statement)
                 out.append(("setting", c.statement, []))
                 continue
-            if not flat.startswith("select"):
+            if not flat.startswith(("select", "with")):
                 continue
             params = list(c.parameters) if isinstance(c.parameters, (list, tuple)) else []
             lines = [r[0] for r in await conn.fetch("EXPLAIN (ANALYZE, BUFFERS) " + c.statement, *params)]
