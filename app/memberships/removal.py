@@ -1,7 +1,8 @@
 """G6: removing a provider from a group, on an admin's request, once nothing of theirs is left open.
 
 Blockers (each listed in the 409): a session that has started and is still `scheduled` (unconfirmed),
-an earning line in no payout yet, and a payout holding their lines that is not yet paid. Removal then
+an earning line whose payout is still accruing (its pay period is open), and a payout holding their
+lines that has left but is not yet paid. In short: every line of theirs whose payout is not paid. Removal then
 ends the membership, cancels their future sessions as provider-cancelled (no fee, S4) and archives
 their roster entries. Nothing is deleted: admins keep reading the history.
 """
@@ -56,10 +57,13 @@ async def blockers(db: AsyncSession, group_id: uuid.UUID, user_id: uuid.UUID) ->
         TherapySession.status == "scheduled",
         TherapySession.starts_at <= now,
     )
-    unpaid_lines = (EarningLine.group_id == group_id, EarningLine.provider_user_id == user_id, EarningLine.payout_id.is_(None))
+    accruing = select(Payout.id).where(Payout.group_id == group_id, Payout.status == "accruing")
+    unpaid_lines = (
+        EarningLine.group_id == group_id, EarningLine.provider_user_id == user_id, EarningLine.payout_id.in_(accruing),
+    )
     open_payouts = (
         Payout.group_id == group_id,
-        Payout.status != "paid",
+        Payout.status.not_in(("paid", "accruing")),
         Payout.id.in_(select(EarningLine.payout_id).where(EarningLine.group_id == group_id, EarningLine.provider_user_id == user_id)),
     )
     counts = {
@@ -81,7 +85,7 @@ async def blockers(db: AsyncSession, group_id: uuid.UUID, user_id: uuid.UUID) ->
             select(EarningLine.id, EarningLine.pay_date).where(*unpaid_lines).order_by(EarningLine.pay_date, EarningLine.id).limit(BLOCKERS_SHOWN)
         )
         found += [
-            Blocker(kind="unpaid_earning", id=r.id, on=r.pay_date, detail="Earned and not yet in a payout: it is paid on its pay date.")
+            Blocker(kind="unpaid_earning", id=r.id, on=r.pay_date, detail="Earned; its payout is still accruing and is paid on its pay date.")
             for r in rows
         ]
     if counts["unpaid_payout"]:

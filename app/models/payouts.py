@@ -7,7 +7,7 @@ a group and pay period, impossible (P5).
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, Integer, SmallInteger, String, text
+from sqlalchemy import BigInteger, CheckConstraint, Date, ForeignKey, Index, Integer, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base
@@ -22,8 +22,7 @@ class EarningLine(Base):
         Index("uq_earning_lines_session_id_kind", "session_id", "kind", unique=True),
         CheckConstraint("kind IN ('session', 'late_cancellation_fee')", name="kind"),
         CheckConstraint("amount_cents >= 0", name="amount_cents"),
-        # Settlement picks the unpaid lines whose pay date has come.
-        Index("ix_earning_lines_unpaid_pay_date", "pay_date", "group_id", postgresql_where=text("payout_id IS NULL")),
+        # A payout's lines: its detail, and settlement's check that its amount is their exact sum.
         Index("ix_earning_lines_payout_id", "payout_id"),
         Index("ix_earning_lines_group_id_earned_at", "group_id", "earned_at"),
     )
@@ -42,19 +41,31 @@ class EarningLine(Base):
     earned_at: Mapped[datetime] = timestamp(nullable=False)
     period_date: Mapped[date] = mapped_column(Date)
     pay_date: Mapped[date] = mapped_column(Date)
-    payout_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("payouts.id", ondelete="RESTRICT"))
+    # Known when the line is recorded: its group's accruing payout for the line's period (or, if that
+    # payout has already left, the group's next accruing one; app/payouts/earnings.py).
+    payout_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("payouts.id", ondelete="RESTRICT"))
     created_at: Mapped[datetime] = stamped_now()
 
 
 class Payout(Base):
-    """P1, P5, P7: one per group and pay period, paid to the owner's bank account."""
+    """P1, P5, P7: one per group and pay period, paid to the owner's bank account.
+
+    A running balance: created `accruing` with the period's first line, its amount grows with each
+    line recorded (in the line's transaction) until settlement, on the pay date, makes it `scheduled`
+    and checks the amount against the sum of its lines (P6).
+    """
 
     __tablename__ = "payouts"
     __table_args__ = (
         Index("uq_payouts_group_id_period_date", "group_id", "period_date", unique=True),
-        CheckConstraint("status IN ('scheduled', 'in_transit', 'paid', 'failed')", name="status"),
+        CheckConstraint("status IN ('accruing', 'scheduled', 'in_transit', 'paid', 'failed')", name="status"),
         CheckConstraint("amount_cents >= 0", name="amount_cents"),
-        Index("ix_payouts_status_pay_date", "status", "pay_date"),
+        # A payout row is updated once per line recorded (its running amount) and once per state
+        # (accruing -> scheduled -> in_transit -> paid). No index covers `status` or `amount_cents`,
+        # and pages keep room, so these are HOT updates (no index entry written): settlement's
+        # close, send and poll steps each cost a heap write per payout, not three index inserts.
+        # Settlement finds its payouts by a scan (close) and by primary key (send, poll).
+        {"postgresql_with": {"fillfactor": 50}},
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -65,7 +76,7 @@ class Payout(Base):
     arrives_latest: Mapped[date] = mapped_column(Date)
     amount_cents: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3), server_default="USD", default="USD")
-    status: Mapped[str] = mapped_column(String(12), server_default="scheduled", default="scheduled")
+    status: Mapped[str] = mapped_column(String(12), server_default="accruing", default="accruing")
     bank_account_last4: Mapped[str | None] = mapped_column(String(4))
     transfer_reference: Mapped[str | None] = mapped_column(String(100))
     attempts: Mapped[int] = mapped_column(SmallInteger, server_default="0", default=0)

@@ -8,6 +8,7 @@ That is what lets settlement commit per step and rerun safely (P5).
 import hashlib
 import random
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -24,6 +25,17 @@ RANDOM_FAILURE_REASON = "transfer returned by the receiving bank (R01: insuffici
 _KEY_PREFIX = "caseload:bank-sim:transfer:"
 # Long enough for any poll to read the outcome; a real bank keeps its records for good.
 _RETENTION_S = 90 * 24 * 3600
+
+
+# SET key value NX EX ttl for each key in turn; 1 where the key was created, 0 where it existed.
+_SET_NX_EACH = """
+local ttl = ARGV[#ARGV]
+local created = {}
+for i, key in ipairs(KEYS) do
+    created[i] = redis.call('SET', key, ARGV[i], 'NX', 'EX', ttl) and 1 or 0
+end
+return created
+"""
 
 
 class BankError(Exception):
@@ -48,11 +60,18 @@ class TransferStatus:
 
 
 class Bank(Protocol):
-    async def send(self, transfer: Transfer) -> str:
-        """Start the transfer (or find the one already made with its key); return its reference."""
+    """Batched, as settlement calls it: one round trip per batch of payouts.
+
+    Each item stands alone: a refusal of one (a BankError in its place) leaves the others sent.
+    """
+
+    async def send_many(self, transfers: Sequence[Transfer]) -> list[str | BankError]:
+        """Start each transfer (or find the one already made with its key): its reference, in order."""
         ...
 
-    async def status(self, reference: str) -> TransferStatus: ...
+    async def status_many(self, references: Sequence[str]) -> list[TransferStatus | BankError]:
+        """Where each transfer stands, in order."""
+        ...
 
 
 def reference_for(idempotency_key: str) -> str:
@@ -62,8 +81,11 @@ def reference_for(idempotency_key: str) -> str:
 class SimulatedBank:
     """Transfers kept in Redis, one key per idempotency key, created with SET NX.
 
-    Two workers sending the same key race on one SET NX: one creates the transfer, the other reads
-    it back. The full account number never reaches Redis, only its last four digits.
+    A batch is one round trip: a server-side script doing SET NX for each key in turn (idempotency
+    stays per transfer; the script only saves sending thousands of commands), then, for the keys that
+    already existed, one MGET to check that the same transfer is asked again.
+    Two workers sending the same key race on one SET NX: one creates the transfer, the other reads it
+    back. The full account number never reaches Redis, only its last four digits.
     """
 
     def __init__(self, redis: Redis, *, settle_seconds: float = 0.0, failure_rate: float = 0.0, rng: random.Random | None = None):
@@ -71,48 +93,81 @@ class SimulatedBank:
         self._settle_seconds = settle_seconds
         self._failure_rate = failure_rate
         self._rng = rng or random.Random()
+        self._set_nx = redis.register_script(_SET_NX_EACH)
 
     @classmethod
     def from_settings(cls, redis: Redis, settings: Settings) -> "SimulatedBank":
         return cls(redis, settle_seconds=settings.bank_sim_settle_seconds, failure_rate=settings.bank_sim_failure_rate)
 
-    async def send(self, transfer: Transfer) -> str:
-        reference = reference_for(transfer.idempotency_key)
+    def _outcome(self, transfer: Transfer) -> str | None:
         if transfer.account_last4 == CLOSED_ACCOUNT_LAST4:
-            outcome: str | None = CLOSED_ACCOUNT_REASON
-        elif self._failure_rate and self._rng.random() < self._failure_rate:
-            outcome = RANDOM_FAILURE_REASON
-        else:
-            outcome = None
-        record = {
-            "key": transfer.idempotency_key,
-            "amount_cents": transfer.amount_cents,
-            "currency": transfer.currency,
-            "account_last4": transfer.account_last4,
-            "settles_at": time.time() + self._settle_seconds,
-            "failure_reason": outcome,
-        }
-        created = await self._redis.set(_KEY_PREFIX + reference, orjson.dumps(record), nx=True, ex=_RETENTION_S)
-        if not created:
-            existing = await self._redis.get(_KEY_PREFIX + reference)
-            if existing is None:  # expired between the two calls: not for a transfer still in flight
-                raise BankError("transfer record vanished; retry")
-            first = orjson.loads(existing)
-            # As real payment APIs do: one key, one request. Another amount under the same key is a bug.
-            if first["amount_cents"] != transfer.amount_cents or first["account_last4"] != transfer.account_last4:
-                raise BankError("idempotency key reused with a different transfer")
-        return reference
+            return CLOSED_ACCOUNT_REASON
+        if self._failure_rate and self._rng.random() < self._failure_rate:
+            return RANDOM_FAILURE_REASON
+        return None
+
+    async def send_many(self, transfers: Sequence[Transfer]) -> list[str | BankError]:
+        if not transfers:
+            return []
+        settles_at = time.time() + self._settle_seconds
+        references = [reference_for(t.idempotency_key) for t in transfers]
+        records = [
+            orjson.dumps({
+                "key": transfer.idempotency_key,
+                "amount_cents": transfer.amount_cents,
+                "currency": transfer.currency,
+                "account_last4": transfer.account_last4,
+                "settles_at": settles_at,
+                "failure_reason": self._outcome(transfer),
+            })
+            for transfer in transfers
+        ]
+        created = await self._set_nx(keys=[_KEY_PREFIX + r for r in references], args=[*records, _RETENTION_S])
+        answers: list[str | BankError] = list(references)
+        known = [i for i, made in enumerate(created) if not made]
+        if known:
+            existing = await self._redis.mget([_KEY_PREFIX + references[i] for i in known])
+            for i, raw in zip(known, existing, strict=True):
+                if raw is None:  # expired between the two calls: not for a transfer still in flight
+                    answers[i] = BankError("transfer record vanished; retry")
+                    continue
+                first = orjson.loads(raw)
+                # As real payment APIs do: one key, one request. Another amount under the same key is a bug.
+                if first["amount_cents"] != transfers[i].amount_cents or first["account_last4"] != transfers[i].account_last4:
+                    answers[i] = BankError("idempotency key reused with a different transfer")
+        return answers
+
+    async def status_many(self, references: Sequence[str]) -> list[TransferStatus | BankError]:
+        if not references:
+            return []
+        raws = await self._redis.mget([_KEY_PREFIX + reference for reference in references])
+        now = time.time()
+        answers: list[TransferStatus | BankError] = []
+        for reference, raw in zip(references, raws, strict=True):
+            if raw is None:
+                answers.append(BankError(f"unknown transfer {reference}"))
+                continue
+            record = orjson.loads(raw)
+            if now < record["settles_at"]:
+                answers.append(TransferStatus("in_transit"))
+            elif record["failure_reason"]:
+                answers.append(TransferStatus("failed", record["failure_reason"]))
+            else:
+                answers.append(TransferStatus("paid"))
+        return answers
+
+    async def send(self, transfer: Transfer) -> str:
+        """One transfer (a batch of one); raises the bank's refusal."""
+        [answer] = await self.send_many([transfer])
+        if isinstance(answer, BankError):
+            raise answer
+        return answer
 
     async def status(self, reference: str) -> TransferStatus:
-        raw = await self._redis.get(_KEY_PREFIX + reference)
-        if raw is None:
-            raise BankError(f"unknown transfer {reference}")
-        record = orjson.loads(raw)
-        if time.time() < record["settles_at"]:
-            return TransferStatus("in_transit")
-        if record["failure_reason"]:
-            return TransferStatus("failed", record["failure_reason"])
-        return TransferStatus("paid")
+        [answer] = await self.status_many([reference])
+        if isinstance(answer, BankError):
+            raise answer
+        return answer
 
     async def transfers(self) -> list[dict]:
         """Every transfer the simulated bank holds (tests and benchmarks count them)."""

@@ -26,7 +26,7 @@ async def list_payouts(
     page: PageQuery,
     status: Annotated[schemas.PayoutStatus | None, Query(description="Only payouts in this state.")] = None,
 ) -> Page[schemas.PayoutOut]:
-    """The group's payouts, newest first: pay date, arrival window, status, amount (P4, P7)."""
+    """The group's payouts, newest first, open (accruing) periods included: pay date, arrival window, status, amount (P4, P7)."""
     payouts, next_cursor = await service.list_payouts(db, actor, group_id, page, status=status)
     return Page(items=[schemas.PayoutOut.model_validate(p) for p in payouts], next_cursor=next_cursor)
 
@@ -34,7 +34,7 @@ async def list_payouts(
 # Declared before /payouts/{payout_id}, which would otherwise take "upcoming" for an id.
 @payouts_router.get("/payouts/upcoming", responses=READ_ERRORS, **allowed(Capability.PAYMENTS))
 async def upcoming_payouts(group_id: uuid.UUID, actor: CurrentActor, db: DB) -> schemas.UpcomingPayouts:
-    """What has accrued for the coming pay dates and is in no payout yet, per clinician."""
+    """The accruing payouts (open pay periods): what each holds so far, per clinician."""
     return await service.upcoming_payouts(db, actor, group_id)
 
 

@@ -6,7 +6,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.core.schemas import Strict
 
-PayoutStatus = Literal["scheduled", "in_transit", "paid", "failed"]
+# `accruing`: the pay period is open, the amount grows with each line recorded; `scheduled` from the pay
+# date on (P7's first state), then in_transit -> paid, or failed and retried.
+PayoutStatus = Literal["accruing", "scheduled", "in_transit", "paid", "failed"]
 LineKind = Literal["session", "late_cancellation_fee"]
 
 
@@ -21,9 +23,9 @@ class PayoutOut(BaseModel):
     pay_date: date = Field(description="The business day the payout is paid on (P4).")
     arrives_earliest: date
     arrives_latest: date = Field(description="Bank processing may add up to two business days (P4).")
-    amount_cents: int = Field(description="The exact sum of the payout's lines (P6).")
+    amount_cents: int = Field(description="The exact sum of the payout's lines (P6); still growing while `accruing`.")
     currency: str
-    status: PayoutStatus
+    status: PayoutStatus = Field(description="`accruing` until the pay date (the period is open), then scheduled -> in_transit -> paid, or failed (P7).")
     bank_account_last4: str | None = Field(description="The owner's account it was sent to (P1).")
     attempts: int
     failure_reason: str | None = Field(description="The bank's reason for a failed payout, or why it waits.")
@@ -62,6 +64,9 @@ class PayoutDetail(PayoutOut):
 
 
 class UpcomingPayout(BaseModel):
+    """An accruing payout: what it holds so far, per clinician."""
+
+    id: uuid.UUID
     period_date: date
     pay_date: date
     arrives_earliest: date
@@ -72,7 +77,7 @@ class UpcomingPayout(BaseModel):
 
 
 class UpcomingPayouts(BaseModel):
-    """What has accrued and is not yet in a payout, per pay date (soonest first) and clinician."""
+    """The accruing payouts (pay periods still open), soonest pay date first, per clinician."""
 
     items: list[UpcomingPayout]
 
@@ -88,9 +93,9 @@ class PaymentOut(BaseModel):
     amount_cents: int
     currency: str
     earned_at: datetime
-    payment_date: date = Field(description="The pay date of the payout holding it, or the one it is scheduled for.")
-    payout_id: uuid.UUID | None
-    payout_status: PayoutStatus | Literal["pending"] = Field(description="`pending`: not yet in a payout.")
+    payment_date: date = Field(description="The pay date of the payout holding it.")
+    payout_id: uuid.UUID = Field(description="Every line belongs to a payout from the moment it is earned.")
+    payout_status: PayoutStatus = Field(description="`accruing`: its payout's period is still open.")
 
 
 class TaxPayee(BaseModel):

@@ -20,7 +20,6 @@ from app.core.errors import not_found
 from app.core.jobs import enqueue
 from app.core.pagination import PageParams, paginate
 from app.models import Client, EarningLine, Group, IdentityVerification, Payout, TherapySession, User
-from app.payouts import schedule
 from app.payouts.schemas import (
     ClinicianSubtotal,
     PaymentOut,
@@ -49,7 +48,7 @@ def _client_name() -> ColumnElement[str]:
 async def list_payouts(
     db: AsyncSession, actor: Actor, group_id: uuid.UUID, page: PageParams, *, status: str | None
 ) -> tuple[list[Payout], str | None]:
-    """The group's payouts, newest first."""
+    """The group's payouts, newest first, the accruing ones (periods still open, amounts still growing) included."""
     require(actor, Capability.PAYMENTS, group_id)
     stmt = select(Payout).where(Payout.group_id == group_id)
     if status:
@@ -125,31 +124,38 @@ async def read_payout(db: AsyncSession, actor: Actor, group_id: uuid.UUID, payou
 
 
 async def upcoming_payouts(db: AsyncSession, actor: Actor, group_id: uuid.UUID) -> UpcomingPayouts:
-    """What has accrued and is in no payout yet, per pay date and clinician (no client data)."""
+    """The accruing payouts (pay periods still open): what each holds so far, per clinician (no client data)."""
     require(actor, Capability.PAYMENTS, group_id)
-    rows = (
-        await db.execute(
-            _subtotal_query(EarningLine.group_id == group_id, EarningLine.payout_id.is_(None))
-            .add_columns(EarningLine.period_date, EarningLine.pay_date)
-            .group_by(EarningLine.period_date, EarningLine.pay_date)
-            .order_by(None)
-            .order_by(EarningLine.pay_date, EarningLine.period_date, _provider_name(), EarningLine.provider_user_id)
+    payouts = list(
+        await db.scalars(
+            select(Payout)
+            .where(Payout.group_id == group_id, Payout.status == "accruing")
+            .order_by(Payout.pay_date, Payout.period_date)
         )
-    ).all()
-    by_period: dict[date, list[Any]] = {}
+    )
+    rows = []
+    if payouts:
+        rows = (
+            await db.execute(
+                _subtotal_query(EarningLine.payout_id.in_([p.id for p in payouts]))
+                .add_columns(EarningLine.payout_id)
+                .group_by(EarningLine.payout_id)
+            )
+        ).all()
+    by_payout: dict[uuid.UUID, list[Any]] = {}
     for row in rows:
-        by_period.setdefault(row.period_date, []).append(row)
+        by_payout.setdefault(row.payout_id, []).append(row)
     items = []
-    for period_date, group_rows in by_period.items():
-        earliest, latest = schedule.arrival_window(period_date)
-        subtotals = _subtotals(group_rows)
+    for payout in payouts:
+        subtotals = _subtotals(by_payout.get(payout.id, []))
         items.append(
             UpcomingPayout(
-                period_date=period_date,
-                pay_date=group_rows[0].pay_date,
-                arrives_earliest=earliest,
-                arrives_latest=latest,
-                amount_cents=sum(s.amount_cents for s in subtotals),
+                id=payout.id,
+                period_date=payout.period_date,
+                pay_date=payout.pay_date,
+                arrives_earliest=payout.arrives_earliest,
+                arrives_latest=payout.arrives_latest,
+                amount_cents=payout.amount_cents,
                 line_count=sum(s.line_count for s in subtotals),
                 subtotals=subtotals,
             )
@@ -173,14 +179,14 @@ async def list_payments(
             EarningLine.amount_cents,
             EarningLine.currency,
             EarningLine.payout_id,
-            func.coalesce(Payout.pay_date, EarningLine.pay_date).label("payment_date"),
-            func.coalesce(Payout.status, "pending").label("payout_status"),
+            Payout.pay_date.label("payment_date"),
+            Payout.status.label("payout_status"),
             _provider_name().label("provider_name"),
             _client_name().label("client_name"),
         )
         .join(Provider, Provider.id == EarningLine.provider_user_id)
         .join(Client, Client.id == EarningLine.client_id)
-        .outerjoin(Payout, Payout.id == EarningLine.payout_id)
+        .join(Payout, Payout.id == EarningLine.payout_id)
         .where(EarningLine.group_id == group_id)
     )
     rows, next_cursor = await paginate(db, stmt, page, keys=(EarningLine.earned_at, EarningLine.id), descending=True, rows=True)

@@ -1,18 +1,20 @@
-"""Sessions, earning lines, bank accounts and payouts written straight to the database.
+"""Sessions, earning lines, bank accounts and payouts for the payout tests.
 
-The payout tests do not go through the sessions code (app/payouts/earnings.py belongs to it): a
-confirmed session and its line are inserted here the way confirmation stores them.
+A confirmed session is inserted here directly (no rates, no HTTP), but its line goes through
+app/payouts/earnings.record_line, the function confirmation uses: every line lands in its group's
+accruing payout for its period, whose amount grows by the line's, as in production.
 """
 
 import itertools
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import crypto
 from app.models import BankAccount, EarningLine, Payout, TherapySession
-from app.payouts import schedule
+from app.payouts import earnings, schedule
 from app.payouts.settlement import BANK_ACCOUNT_NUMBER
 
 # Each session gets its own hour on the calendar, so no two ever overlap (S2's exclusion constraints).
@@ -71,9 +73,8 @@ async def make_line(
 ) -> EarningLine:
     earned_at = earned_at or session.confirmed_at
     assert earned_at is not None
-    plan = schedule.schedule_for(earned_at, time_zone)
-    line = EarningLine(
-        id=uuid.uuid4(),
+    recorded = await earnings.record_line(
+        db,
         group_id=session.group_id,
         session_id=session.id,
         kind=kind,
@@ -83,11 +84,11 @@ async def make_line(
         billing_type="private_pay",
         amount_cents=amount_cents,
         earned_at=earned_at,
-        period_date=plan.period_date,
-        pay_date=plan.pay_date,
+        time_zone=time_zone,
     )
-    db.add(line)
-    await db.flush()
+    assert recorded is not None, "the line was already recorded"
+    line = await db.scalar(select(EarningLine).where(EarningLine.id == recorded.line_id).execution_options(populate_existing=True))
+    assert line is not None
     return line
 
 
@@ -123,22 +124,17 @@ async def make_bank_account(db: AsyncSession, group_id: uuid.UUID, *, account_nu
 
 
 async def make_payout(db: AsyncSession, group_id: uuid.UUID, lines: list[EarningLine], *, status: str = "scheduled") -> Payout:
-    """A payout holding `lines` (all of one period), as settlement would have made it."""
-    period_date: date = lines[0].period_date
-    earliest, latest = schedule.arrival_window(period_date)
-    payout = Payout(
-        id=uuid.uuid4(),
-        group_id=group_id,
-        period_date=period_date,
-        pay_date=earliest,
-        arrives_earliest=earliest,
-        arrives_latest=latest,
-        amount_cents=sum(line.amount_cents for line in lines),
-        status=status,
-    )
-    db.add(payout)
-    await db.flush()
-    for line in lines:
-        line.payout_id = payout.id
-    await db.flush()
+    """The payout holding `lines` (all of one payout), moved on to `status` as settlement would have."""
+    [payout_id] = {line.payout_id for line in lines}
+    now = datetime.now(UTC)
+    stamps: dict[str, object] = {"status": status}
+    if status in ("in_transit", "paid", "failed"):
+        stamps.update(sent_at=now, attempts=1, transfer_reference=f"simtr_{payout_id.hex[:24]}", bank_account_last4="6789")
+    if status == "paid":
+        stamps["paid_at"] = now
+    if status == "failed":
+        stamps.update(failed_at=now, failure_reason="account closed")
+    await db.execute(update(Payout).where(Payout.id == payout_id, Payout.group_id == group_id).values(**stamps))
+    payout = await db.scalar(select(Payout).where(Payout.id == payout_id).execution_options(populate_existing=True))
+    assert payout is not None
     return payout

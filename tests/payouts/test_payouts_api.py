@@ -77,16 +77,18 @@ async def test_another_groups_payout_is_not_found_and_providers_are_refused(clie
         assert response.status_code == 403, (path, response.text)
 
 
-async def test_upcoming_shows_what_accrued_per_clinician(client: httpx.AsyncClient, db: AsyncSession, cast: Cast) -> None:
-    # rule P6, rule P3: the preview of the coming payouts, per pay date and clinician
+async def test_upcoming_shows_the_accruing_payouts_per_clinician(client: httpx.AsyncClient, db: AsyncSession, cast: Cast) -> None:
+    # rule P6, rule P3: the preview of the coming payouts (the accruing ones), per pay date and clinician
     await line(db, cast, "provider", 100)
     await line(db, cast, "colleague", 50)
     await line(db, cast, "provider", 7, datetime(2026, 1, 20, 15, tzinfo=UTC))
-    settled = await line(db, cast, "provider", 999, JAN + timedelta(hours=5))
-    await make_payout(db, cast.group.id, [settled])
+    settled = await line(db, cast, "provider", 999, datetime(2025, 12, 5, 15, tzinfo=UTC))
+    await make_payout(db, cast.group.id, [settled])  # scheduled: no longer upcoming
     body = (await client.get(f"/v1/groups/{cast.group.id}/payouts/upcoming", headers=await user_headers(db, cast.admin))).json()
     assert [(i["pay_date"], i["amount_cents"], i["line_count"]) for i in body["items"]] == [("2026-02-02", 150, 2), ("2026-02-17", 7, 1)]
     assert {s["provider"]["name"]: s["amount_cents"] for s in body["items"][0]["subtotals"]} == {"Pat Provider": 100, "Quinn Colleague": 50}
+    payouts = {p["id"]: p for p in (await client.get(f"/v1/groups/{cast.group.id}/payouts", headers=await user_headers(db, cast.admin))).json()["items"]}
+    assert payouts[body["items"][0]["id"]]["status"] == "accruing"  # the list shows them too, with their status
 
 
 async def test_payments_tab(client: httpx.AsyncClient, db: AsyncSession, cast: Cast) -> None:
@@ -98,7 +100,7 @@ async def test_payments_tab(client: httpx.AsyncClient, db: AsyncSession, cast: C
     body = (await client.get(f"/v1/groups/{cast.group.id}/payments", params={"limit": 1}, headers=headers)).json()
     [newest] = body["items"]
     assert (newest["amount_cents"], newest["client"]["name"], newest["provider"]["name"]) == (50, "Dana Client", "Quinn Colleague")
-    assert newest["payout_status"] == "pending" and newest["payment_date"] == "2026-02-17"
+    assert newest["payout_status"] == "accruing" and newest["payment_date"] == "2026-02-17" and newest["payout_id"]
     older = (await client.get(f"/v1/groups/{cast.group.id}/payments", params={"cursor": body["next_cursor"]}, headers=headers)).json()
     assert [(p["amount_cents"], p["payout_status"], p["payment_date"]) for p in older["items"]] == [(100, "paid", "2026-02-02")]
     assert older["next_cursor"] is None

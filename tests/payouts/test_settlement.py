@@ -9,22 +9,16 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from arq import ArqRedis
 from arq.worker import Worker
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from structlog.testing import capture_logs
 
 from app.config import get_settings
 from app.core.redis import connect
 from app.models import BankAccount, EarningLine, Payout
 from app.payouts.bank import SimulatedBank
-from app.payouts.settlement import (
-    NO_BANK_ACCOUNT,
-    build_payouts,
-    next_period_date,
-    period_calendar,
-    send_transfers,
-    settle,
-    transfer_key,
-)
+from app.payouts.earnings import next_period_date
+from app.payouts.settlement import NO_BANK_ACCOUNT, build_payouts, send_transfers, settle, transfer_key
 from app.worker import WorkerSettings
 from tests.payouts.conftest import Cast, build_cast
 from tests.payouts.factories import confirmed_session_with_line, make_bank_account
@@ -58,9 +52,27 @@ async def add_lines(sessionmaker, cast: Cast, specs: list[tuple[str, datetime, i
     return lines
 
 
-async def payouts_of(sessionmaker, group_id: uuid.UUID) -> list[Payout]:
+async def add_lines_in(db: AsyncSession, cast: Cast, specs: list[tuple[str, datetime, int]]) -> list[EarningLine]:
+    """As add_lines, in the caller's open transaction."""
+    lines = []
+    for who, confirmed_at, cents in specs:
+        provider = getattr(cast, who)
+        client = cast.other_client if who == "colleague" else cast.client
+        _, line = await confirmed_session_with_line(
+            db, group_id=cast.group.id, provider_id=provider.id, client_id=client.id,
+            confirmed_at=confirmed_at, amount_cents=cents, time_zone=cast.group.time_zone,
+        )
+        lines.append(line)
+    return lines
+
+
+async def payouts_of(sessionmaker, group_id: uuid.UUID, *, accruing: bool = False) -> list[Payout]:
+    """The group's payouts that have left `accruing` (or, with accruing=True, all of them)."""
     async with sessionmaker() as db:
-        return list(await db.scalars(select(Payout).where(Payout.group_id == group_id).order_by(Payout.period_date)))
+        stmt = select(Payout).where(Payout.group_id == group_id).order_by(Payout.period_date)
+        if not accruing:
+            stmt = stmt.where(Payout.status != "accruing")
+        return list(await db.scalars(stmt))
 
 
 async def lines_of(sessionmaker, group_id: uuid.UUID) -> list[EarningLine]:
@@ -81,12 +93,10 @@ async def assert_sums_exact(sessionmaker) -> None:
     assert rows and all(amount == total for _, amount, total in rows)
 
 
-def test_period_calendar_and_keys() -> None:
-    # rule P3, rule P4: the calendar handed to SQL; rule P7: one key per attempt
-    periods, pays, latest = period_calendar(date(2026, 1, 16), date(2026, 3, 1))
-    assert periods == [date(2026, 1, 31), date(2026, 2, 15), date(2026, 2, 28)]
-    assert pays == [date(2026, 2, 2), date(2026, 2, 17), date(2026, 3, 2)]
-    assert latest == [date(2026, 2, 4), date(2026, 2, 19), date(2026, 3, 4)]
+def test_periods_and_keys() -> None:
+    # rule P3: the period after each period; rule P7: one key per attempt
+    assert next_period_date(date(2026, 1, 31)) == date(2026, 2, 15)
+    assert next_period_date(date(2026, 2, 15)) == date(2026, 2, 28)
     assert next_period_date(date(2026, 12, 31)) == date(2027, 1, 15)
     payout_id = uuid.uuid4()
     assert transfer_key(payout_id, 1) == str(payout_id) and transfer_key(payout_id, 3) == f"{payout_id}:3"
@@ -102,22 +112,26 @@ async def test_one_payout_per_group_and_period_with_the_exact_sum(sessionmaker, 
         ("provider", datetime.now(UTC), 77700),  # not due yet
     ])
     await add_lines(sessionmaker, other, [("provider", JAN_EARLY, 500)])
+    async with sessionmaker() as db:  # rule P6: each line's payout holds the running sum from the start
+        assert await db.scalar(select(func.count()).select_from(Payout).where(Payout.status == "accruing")) == 4
+    await assert_sums_exact(sessionmaker)
     result = await settle(sessionmaker, bank)
-    assert result.payouts_created == 3 and result.lines_attached == 6 and result.transfers_sent == 3 and result.paid == 3
+    assert (result.payouts_scheduled, result.lines_settled, result.amounts_corrected) == (3, 6, 0)
+    assert result.transfers_sent == 3 and result.paid == 3
     jan31, feb15 = await payouts_of(sessionmaker, cast.group.id)
     assert (jan31.period_date, jan31.pay_date, jan31.arrives_latest) == (date(2026, 1, 31), date(2026, 2, 2), date(2026, 2, 4))
     assert (feb15.period_date, feb15.pay_date) == (date(2026, 2, 15), date(2026, 2, 17))
     assert (jan31.amount_cents, feb15.amount_cents) == (15000 + 12050 + 9999, 20001)
     assert {p.status for p in (jan31, feb15)} == {"paid"} and jan31.bank_account_last4 == "6789"
     assert jan31.transfer_reference and jan31.attempts == 1
-    lines = await lines_of(sessionmaker, cast.group.id)
-    assert sorted(line.payout_id is None for line in lines) == [False] * 5 + [True]  # the future line waits
+    [*_, future] = await payouts_of(sessionmaker, cast.group.id, accruing=True)
+    assert (future.status, future.amount_cents) == ("accruing", 77700)  # the future line waits in its open period
     await assert_sums_exact(sessionmaker)
     transfers = await bank.transfers()
     assert sorted(t["amount_cents"] for t in transfers) == [500, 20001, 37049]
 
     again = await settle(sessionmaker, bank)  # rule P5: a second run pays nothing twice
-    assert (again.payouts_created, again.lines_attached, again.transfers_sent) == (0, 0, 0)
+    assert (again.payouts_scheduled, again.lines_settled, again.transfers_sent) == (0, 0, 0)
     assert len(await bank.transfers()) == 3
 
 
@@ -134,10 +148,11 @@ async def test_two_settlement_runs_at_once_pay_every_line_exactly_once(sessionma
         await add_lines(sessionmaker, cast, specs)
         expected[cast.group.id] = sum(cents for _, _, cents in specs)
     runs = await asyncio.gather(*(settle(sessionmaker, bank, batch_size=1) for _ in range(3)))
-    assert sum(r.lines_attached for r in runs) == 240
-    assert sum(r.payouts_created for r in runs) == sum(r.transfers_sent for r in runs)
+    assert sum(r.lines_settled for r in runs) == 240
+    assert sum(r.payouts_scheduled for r in runs) == sum(r.transfers_sent for r in runs)
     async with sessionmaker() as db:
-        assert await db.scalar(select(func.count()).where(EarningLine.payout_id.is_(None))) == 0
+        unpaid = select(func.count()).select_from(EarningLine).join(Payout, Payout.id == EarningLine.payout_id).where(Payout.status != "paid")
+        assert await db.scalar(unpaid) == 0
         payouts = list(await db.scalars(select(Payout)))
     assert {p.status for p in payouts} == {"paid"}
     paid_per_group: Counter[uuid.UUID] = Counter()
@@ -199,13 +214,15 @@ async def test_a_worker_killed_after_the_bank_call_pays_once_on_rerun(sessionmak
 
 
 async def test_a_killed_build_leaves_nothing_behind(sessionmaker, bank: SimulatedBank) -> None:
-    # rule P5: the build step is one transaction; aborted before commit, it never happened
+    # rule P5: the close step is one transaction; aborted before commit, it never happened
     cast = await seed(sessionmaker)
     await add_lines(sessionmaker, cast, [("provider", JAN_EARLY, 300)])
     async with sessionmaker() as db:
-        await build_payouts(db)
+        closed = await build_payouts(db)
         await db.rollback()
-    assert await payouts_of(sessionmaker, cast.group.id) == []
+    assert closed.payouts_scheduled == 1
+    [payout] = await payouts_of(sessionmaker, cast.group.id, accruing=True)
+    assert (payout.status, payout.amount_cents) == ("accruing", 300)
     await settle(sessionmaker, bank)
     [payout] = await payouts_of(sessionmaker, cast.group.id)
     assert payout.amount_cents == 300 and payout.status == "paid"
@@ -283,6 +300,8 @@ async def test_a_line_arriving_after_its_payout_left_joins_the_next_period(sessi
     await settle(sessionmaker, bank)
     [late] = await add_lines(sessionmaker, cast, [("colleague", JAN_EARLY + timedelta(days=1), 250)])
     assert late.period_date == date(2026, 1, 31)
+    [*_, catch_up] = await payouts_of(sessionmaker, cast.group.id, accruing=True)
+    assert (late.payout_id, catch_up.status) == (catch_up.id, "accruing")  # joined when recorded
     await settle(sessionmaker, bank)
     jan31, catch_up = await payouts_of(sessionmaker, cast.group.id)
     assert jan31.amount_cents == 1000 and jan31.status == "paid"  # never changed after it left
@@ -297,9 +316,11 @@ async def test_pay_date_option_settles_only_that_pay_date(sessionmaker, bank: Si
     cast = await seed(sessionmaker)
     await add_lines(sessionmaker, cast, [("provider", JAN_EARLY, 10), ("provider", JAN_LATE, 20)])
     result = await settle(sessionmaker, bank, pay_date=date(2026, 2, 17))
-    assert result.payouts_created == 1
+    assert result.payouts_scheduled == 1
     [payout] = await payouts_of(sessionmaker, cast.group.id)
-    assert payout.period_date == date(2026, 2, 15) and payout.amount_cents == 20
+    assert payout.period_date == date(2026, 2, 15) and payout.amount_cents == 20 and payout.status == "paid"
+    [first, _] = await payouts_of(sessionmaker, cast.group.id, accruing=True)
+    assert (first.period_date, first.status) == (date(2026, 1, 31), "accruing")
 
 
 @pytest.mark.parametrize(("time_zone", "due"), [("America/New_York", True), ("Pacific/Honolulu", False)])
@@ -312,4 +333,46 @@ async def test_due_is_judged_in_the_group_time_zone(sessionmaker, bank: Simulate
     async with sessionmaker() as db:
         result = await build_payouts(db, now=datetime(2026, 2, 17, 9, tzinfo=UTC))
         await db.commit()
-    assert (result.payouts_created, result.lines_attached) == ((1, 1) if due else (0, 0))
+    assert (result.payouts_scheduled, result.lines_settled) == ((1, 1) if due else (0, 0))
+
+
+async def test_a_wrong_running_amount_is_corrected_to_the_sum_of_its_lines(sessionmaker, bank: SimulatedBank) -> None:
+    # rule P6: settlement proves amount = sum of lines; the lines are the truth
+    cast = await seed(sessionmaker)
+    await add_lines(sessionmaker, cast, [("provider", JAN_EARLY, 1000), ("colleague", JAN_EARLY, 234), ("provider", JAN_LATE, 5)])
+    jan31, feb15 = await payouts_of(sessionmaker, cast.group.id, accruing=True)
+    async with sessionmaker() as db:  # a bug or a hand edit breaks one running balance
+        await db.execute(update(Payout).where(Payout.id == jan31.id).values(amount_cents=999_999))
+        await db.commit()
+    with capture_logs() as logged:
+        result = await settle(sessionmaker, bank)
+    assert (result.payouts_scheduled, result.lines_settled, result.amounts_corrected) == (2, 3, 1)
+    [error] = [e for e in logged if e["log_level"] == "error"]
+    assert error == {"event": "payout_amount_corrected_to_sum_of_lines", "payout_id": str(jan31.id), "log_level": "error"}
+    jan31, feb15 = await payouts_of(sessionmaker, cast.group.id)
+    assert (jan31.amount_cents, jan31.status, feb15.amount_cents) == (1234, "paid", 5)
+    assert sorted(t["amount_cents"] for t in await bank.transfers()) == [5, 1234]  # the corrected amount was sent
+    await assert_sums_exact(sessionmaker)
+
+
+async def test_a_line_recorded_while_settlement_closes_its_period_is_paid_exactly_once(sessionmaker, bank: SimulatedBank) -> None:
+    # rule P5: recording and closing race on the payout row; the line lands in the closing payout, or in the next
+    cast = await seed(sessionmaker)
+    await add_lines(sessionmaker, cast, [("provider", JAN_EARLY, 100)])
+    async with sessionmaker() as recorder, sessionmaker() as closer:
+        # The recorder's line has grown the Jan 31 payout (row locked, not committed)...
+        [_] = await add_lines_in(recorder, cast, [("colleague", JAN_EARLY + timedelta(hours=1), 20)])
+        # ... so the close waits for it and then sees 120.
+        closing = asyncio.create_task(build_payouts(closer))
+        await asyncio.sleep(0.2)
+        assert not closing.done()
+        await recorder.commit()
+        result = await closing
+        await closer.commit()
+    assert (result.payouts_scheduled, result.lines_settled, result.amounts_corrected) == (1, 2, 0)
+    # A line recorded after the close joins the next period.
+    await add_lines(sessionmaker, cast, [("owner", JAN_EARLY + timedelta(hours=2), 3)])
+    await settle(sessionmaker, bank)
+    jan31, feb15 = await payouts_of(sessionmaker, cast.group.id, accruing=True)
+    assert (jan31.amount_cents, jan31.status, feb15.amount_cents, feb15.status) == (120, "paid", 3, "paid")
+    await assert_sums_exact(sessionmaker)

@@ -63,7 +63,8 @@ async def test_items_are_the_stored_sessions_in_every_state(
     states = {item["status"] for item in items}
     assert states == {"confirmed", "no_show", "late_cancelled", "cancelled", "scheduled"}
     confirmed = items[0]["confirmation"]
-    assert confirmed["pay_date"] == "2027-03-31" and (confirmed["arrives_earliest"], confirmed["arrives_latest"]) == ("2027-03-31", "2027-04-02")
+    assert confirmed["pay_date"] == "2027-03-31"
+    assert (confirmed["arrives_earliest"], confirmed["arrives_latest"]) == ("2027-03-31", "2027-04-02")
     assert items[2]["cancellation"] == {"cancelled_at": "2027-03-10T15:00:00+00:00", "by": "client", "reason": "ill",
                                         "late_cancellation_fee_cents": 7500}
     assert items[5]["telehealth"] is False and items[5]["location_id"] is not None
@@ -111,6 +112,6 @@ async def test_cursor_is_the_last_key_and_a_forged_one_is_refused(
         return base64.urlsafe_b64encode(orjson.dumps(value)).decode().rstrip("=")
 
     for bad in ("not-a-cursor", forged([starts_at]), forged([starts_at, "nope"]), forged([starts_at, 5]), forged(["x", last_id]),
-                forged([5, last_id]), forged({"a": 1})):
+                forged([5, last_id]), forged([starts_at.removesuffix("+00:00"), last_id]), forged({"a": 1})):
         refused = await client.get(sessions_url(group), params={**WEEK, "cursor": bad}, headers=headers)
         assert refused.status_code == 422 and refused.json()["code"] == "invalid_cursor", (bad, refused.text)

@@ -151,11 +151,9 @@ async def test_a_paid_line_is_not_corrected(client: httpx.AsyncClient, db: Async
     headers = await as_user(provider)
     session = await booked(client, group, headers, client_record, NOW - timedelta(hours=2), frozen)
     await client.post(sessions_url(group, session["id"], "confirm"), json=DETAILS, headers=headers)
-    payout = Payout(group_id=group.id, period_date=date(2027, 3, 31), pay_date=date(2027, 3, 31), arrives_earliest=date(2027, 3, 31),
-                    arrives_latest=date(2027, 4, 2), amount_cents=18000)
-    db.add(payout)
-    await db.flush()
-    await db.execute(update(EarningLine).where(EarningLine.session_id == session["id"]).values(payout_id=payout.id))
+    # Confirmation put the line in its period's accruing payout; settlement has since paid it.
+    [line] = await lines_of(db, session["id"])
+    await db.execute(update(Payout).where(Payout.id == line.payout_id).values(status="paid"))
     await client.patch(sessions_url(group, session["id"]), json={"service_code": "90834"}, headers=headers)
     [line] = await lines_of(db, session["id"])
     assert (line.service_code, line.amount_cents) == ("90837", 18000)
