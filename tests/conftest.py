@@ -17,4 +17,4 @@ from tests.fixtures.services import prepare_test_services  # noqa: E402
 
 prepare_test_services(Path(__file__).resolve().parent.parent / ".data" / "test-services")
 
-pytest_plugins = ["tests.fixtures.database", "tests.fixtures.app", "tests.fixtures.live"]
+pytest_plugins = ["tests.fixtures.database", "tests.fixtures.app", "tests.fixtures.live", "tests.fixtures.cast"]

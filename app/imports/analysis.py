@@ -13,7 +13,6 @@ import multiprocessing
 import os
 import resource
 import tempfile
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -29,6 +28,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.core import audit, crypto
+from app.core.stopwatch import Stopwatch
 from app.core.storage import ObjectNotFound, Storage
 from app.imports.matching import (
     Candidate,
@@ -174,13 +174,8 @@ async def _analyze(ctx: dict[str, Any], db: AsyncSession, import_id: uuid.UUID) 
 
     storage: Storage = ctx["storage"]
     settings = ctx["settings"]
-    clock = time.perf_counter()
-    timings: dict[str, float] = {}
-
-    def lap(name: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        timings[name], clock = round(now - clock, 3), now
+    stopwatch = Stopwatch()
+    lap, timings = stopwatch.lap, stopwatch.laps
 
     try:
         with _downloaded() as path:

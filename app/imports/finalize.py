@@ -9,7 +9,6 @@ never both do the work; the status `finalized` and the row outcomes make a secon
 """
 
 import asyncio
-import time
 import uuid
 from typing import Any
 
@@ -22,6 +21,7 @@ from app.clients.service import send_onboarding
 from app.core import audit, crypto
 from app.core.auth import Actor
 from app.core.errors import Problem
+from app.core.stopwatch import Stopwatch
 from app.core.storage import Storage
 from app.documents.service import attach_document
 from app.imports.analysis import PASSWORD_PURPOSE, job_connection, job_session
@@ -88,13 +88,8 @@ async def finalize(db: AsyncSession, storage: Storage, imp: ClientImport, actor:
     await db.flush()
     driver = (await (await db.connection()).get_raw_connection()).driver_connection
     by = imp.finalized_by_user_id
-    clock = time.perf_counter()
-    timings: dict[str, float] = {}
-
-    def lap(name: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        timings[name], clock = round(now - clock, 3), now
+    stopwatch = Stopwatch()
+    lap, timings = stopwatch.lap, stopwatch.laps
 
     await driver.execute(_LINK_MATCHED, imp.id, imp.group_id)
     lap("link_matched")

@@ -66,7 +66,7 @@ def generate_sql(sessions: int, groups: int) -> list[tuple[str, str]]:
             INSERT INTO users (id, email, first_name, last_name)
             SELECT gen_random_uuid(), 'p' || g.n || '-' || p || '@bench.example', 'Pro' || p, 'Vider' || g.n
               FROM bench_groups g, generate_series(1, {PROVIDERS_PER_GROUP}) p"""),
-        ("providers", f"""
+        ("providers", """
             CREATE TEMP TABLE bench_providers AS
             SELECT g.id AS group_id, u.id AS user_id, row_number() OVER (PARTITION BY g.id ORDER BY u.id) - 1 AS k
               FROM bench_groups g JOIN users u ON u.last_name = 'Vider' || g.n"""),

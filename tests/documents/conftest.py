@@ -10,9 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.clients.service import enroll
 from app.core.storage import LocalStorage
-from app.memberships.service import make_provider
 from app.models import AuditEvent, Client, ClientDocument, Group, User
-from tests.fixtures.factories import add_member, make_group, make_user
+from tests.fixtures.factories import make_group, make_user
 
 # Smallest bytes each detector accepts.
 PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
@@ -27,28 +26,6 @@ async def owner(db: AsyncSession) -> User:
 @pytest.fixture
 async def group(db: AsyncSession, owner: User) -> Group:
     return await make_group(db, owner=owner, name="Documents Practice")
-
-
-@pytest.fixture
-async def provider(db: AsyncSession, group: Group) -> User:
-    user = await make_user(db, first_name="Pat", last_name="Provider")
-    await make_provider(db, group, user, "LPC")
-    return user
-
-
-@pytest.fixture
-async def colleague(db: AsyncSession, group: Group) -> User:
-    user = await make_user(db, first_name="Quinn", last_name="Colleague")
-    await make_provider(db, group, user, "LMFT")
-    return user
-
-
-@pytest.fixture
-async def admin(db: AsyncSession, group: Group) -> User:
-    """An admin who does not provide: every roster through the admin column."""
-    user = await make_user(db, first_name="Ada", last_name="Admin")
-    await add_member(db, group, user, admin=True)
-    return user
 
 
 @pytest.fixture

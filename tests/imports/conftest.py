@@ -16,7 +16,7 @@ from app.imports.analysis import analyze_import
 from app.imports.finalize import finalize_import
 from app.memberships.service import make_provider
 from app.models import Client, ClientImport, Group, User
-from tests.fixtures.factories import add_member, make_group, make_user, user_headers
+from tests.fixtures.factories import make_group, make_user, user_headers
 
 
 @pytest.fixture
@@ -29,21 +29,6 @@ async def group(db: AsyncSession, owner: User) -> Group:
     group = await make_group(db, owner=owner, name="Solo Practice")
     await make_provider(db, group, owner, "LCSW")
     return group
-
-
-@pytest.fixture
-async def colleague(db: AsyncSession, group: Group) -> User:
-    """A second provider: the group is no longer solo."""
-    user = await make_user(db, first_name="Quinn", last_name="Colleague")
-    await make_provider(db, group, user, "LMFT")
-    return user
-
-
-@pytest.fixture
-async def admin(db: AsyncSession, group: Group) -> User:
-    user = await make_user(db, first_name="Ada", last_name="Admin")
-    await add_member(db, group, user, admin=True)
-    return user
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.clients.service import enroll
 from app.memberships.service import make_provider
 from app.models import AuditEvent, Client, Group, User
-from tests.fixtures.factories import add_member, make_group, make_user, user_headers
+from tests.fixtures.factories import make_group, make_user, user_headers
 
 
 @pytest.fixture
@@ -27,24 +27,9 @@ async def group(db: AsyncSession, owner: User) -> Group:
 
 
 @pytest.fixture
-async def provider(db: AsyncSession, group: Group) -> User:
-    user = await make_user(db, first_name="Pat", last_name="Provider")
-    await make_provider(db, group, user, "LPC")
-    return user
-
-
-@pytest.fixture
 async def other_provider(db: AsyncSession, group: Group) -> User:
     user = await make_user(db, first_name="Quinn", last_name="Colleague")
     await make_provider(db, group, user, "LMFT")
-    return user
-
-
-@pytest.fixture
-async def admin(db: AsyncSession, group: Group) -> User:
-    """An admin who does not provide: the admin column, where messaging is "no"."""
-    user = await make_user(db, first_name="Ada", last_name="Admin")
-    await add_member(db, group, user, admin=True)
     return user
 
 

@@ -5,7 +5,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import AuditEvent, Group, User
-from tests.fixtures.factories import add_member, make_group, make_user
+from tests.fixtures.factories import make_group, make_user
 from tests.providers.factories import make_provider
 
 
@@ -17,14 +17,6 @@ async def owner(db: AsyncSession) -> User:
 @pytest.fixture
 async def group(db: AsyncSession, owner: User) -> Group:
     return await make_group(db, owner=owner, time_zone="America/Los_Angeles")
-
-
-@pytest.fixture
-async def admin(db: AsyncSession, group: Group) -> User:
-    """An admin who does not provide: the admin column, nothing else."""
-    user = await make_user(db, first_name="Ada", last_name="Admin")
-    await add_member(db, group, user, admin=True)
-    return user
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import AuditEvent, Group, User
-from tests.fixtures.factories import add_member, make_group, make_user
+from tests.fixtures.factories import make_group, make_user
 from tests.providers.factories import make_profile, make_provider
 
 
@@ -19,14 +19,6 @@ async def group(db: AsyncSession, owner: User) -> Group:
     group = await make_group(db, owner=owner)
     await make_profile(db, group, owner)  # the owner provides too (make_group makes them a provider)
     return group
-
-
-@pytest.fixture
-async def admin(db: AsyncSession, group: Group) -> User:
-    """An admin who does not provide."""
-    user = await make_user(db, first_name="Ada", last_name="Admin")
-    await add_member(db, group, user, admin=True)
-    return user
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.clients.readiness import CURRENT_FORM_VERSIONS
 from app.clients.service import enroll
 from app.core import clock
-from app.memberships.service import make_provider
 from app.models import (
     Acknowledgement,
     BillingMethod,
@@ -24,7 +23,7 @@ from app.models import (
     Rate,
     User,
 )
-from tests.fixtures.factories import add_member, make_group, make_user, user_headers
+from tests.fixtures.factories import make_group, make_user, user_headers
 
 NOW = datetime(2027, 3, 10, 15, 0, tzinfo=UTC)  # a Wednesday
 
@@ -60,27 +59,6 @@ async def group(db: AsyncSession, owner: User) -> Group:
     ])
     await db.flush()
     return group
-
-
-@pytest.fixture
-async def provider(db: AsyncSession, group: Group) -> User:
-    user = await make_user(db, first_name="Pat", last_name="Provider")
-    await make_provider(db, group, user, "LPC")
-    return user
-
-
-@pytest.fixture
-async def colleague(db: AsyncSession, group: Group) -> User:
-    user = await make_user(db, first_name="Quinn", last_name="Colleague")
-    await make_provider(db, group, user, "LMFT")
-    return user
-
-
-@pytest.fixture
-async def admin(db: AsyncSession, group: Group) -> User:
-    user = await make_user(db, first_name="Ada", last_name="Admin")
-    await add_member(db, group, user, admin=True)
-    return user
 
 
 async def make_client(
