@@ -8,12 +8,12 @@ Sessions are never deleted (S4); every transition and every read is audited (R2)
 
 import uuid
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from asyncpg import Record
-from sqlalchemy import Row, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,8 +23,8 @@ from app.clients.readiness_loader import facts_for, person_facts
 from app.core import audit, clock
 from app.core.auth import Actor
 from app.core.authz import Capability, Grant, Reach, require
-from app.core.errors import Problem, conflict, not_found
 from app.core.db import Reader
+from app.core.errors import Problem, conflict, not_found
 from app.core.middleware import current_request
 from app.core.pagination import PageParams, decode_cursor, encode_cursor
 from app.core.pagination import _invalid_cursor as invalid_cursor
@@ -39,7 +39,7 @@ from app.sessions.schemas import CancelRequest, ConfirmRequest, SessionCreate, S
 LIVE_STATUSES = ("scheduled", "confirmed", "no_show")
 assert "'cancelled', 'late_cancelled'" in LIVE_SESSION  # the constraint's idea of "live" and ours agree
 
-# What a session response shows, read as plain columns for lists (no ORM entities on the hot path).
+# What a session response shows (session_document); the calendar list reads these columns (calendar_statement).
 DOCUMENT_COLUMNS = (
     TherapySession.id, TherapySession.group_id, TherapySession.provider_user_id, TherapySession.client_id,
     TherapySession.kind, TherapySession.starts_at, TherapySession.ends_at, TherapySession.duration_minutes,
@@ -51,8 +51,8 @@ DOCUMENT_COLUMNS = (
 )
 
 
-def session_document(s: TherapySession | Row[Any]) -> dict[str, Any]:
-    """The response body of one session (schemas.SessionOut), from an entity or a row of DOCUMENT_COLUMNS."""
+def session_document(s: TherapySession) -> dict[str, Any]:
+    """The response body of one session (schemas.SessionOut); listed_document is the same from a calendar row."""
     confirmation = None
     if s.confirmed_at is not None and s.period_date is not None:
         earliest, latest = arrival_window(s.period_date)
@@ -536,7 +536,7 @@ audit AS (
               FROM (SELECT id, starts_at FROM page ORDER BY starts_at, id LIMIT {size}) shown), '[]'::jsonb))
 )
 SELECT {_SHOWN_COLUMNS}
-  FROM page ORDER BY starts_at, id"""
+  FROM page ORDER BY page.starts_at, page.id"""
 
 
 def _after(cursor: str) -> tuple[datetime, uuid.UUID]:
@@ -545,9 +545,12 @@ def _after(cursor: str) -> tuple[datetime, uuid.UUID]:
     if not isinstance(starts_at, str) or not isinstance(session_id, str):
         raise invalid_cursor()
     try:
-        return datetime.fromisoformat(starts_at), uuid.UUID(session_id)
+        after = datetime.fromisoformat(starts_at), uuid.UUID(session_id)
     except ValueError:
         raise invalid_cursor() from None
+    if after[0].tzinfo is None:
+        raise invalid_cursor()  # issued cursors carry the offset
+    return after
 
 
 _arrival_window = lru_cache(maxsize=1024)(arrival_window)  # pure: one holiday calendar walk per period
