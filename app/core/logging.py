@@ -48,7 +48,11 @@ def configure_logging(level: str = "INFO") -> None:
             foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                structlog.processors.JSONRenderer(lambda obj, **kw: orjson.dumps(obj).decode()),
+                # A library's `exc_info` arrives as a (type, value, traceback) tuple: render it as data
+                # like ours, and never let a value the encoder does not know drop the line.
+                _tracebacks_without_locals,
+                _scrub_exception_values,
+                structlog.processors.JSONRenderer(lambda obj, **kw: orjson.dumps(obj, default=repr).decode()),
             ],
         )
     )

@@ -14,7 +14,7 @@ from typing import Any
 
 from asyncpg import Record
 from sqlalchemy import func, or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.clients import readiness
@@ -186,6 +186,13 @@ async def _conflicts(db: AsyncSession, session: "_Proposed") -> list[dict[str, A
     return conflicts
 
 
+_DEADLOCK_ATTEMPTS = 3
+
+
+def _sqlstate(error: DBAPIError) -> str | None:
+    return getattr(error.orig, "pgcode", None) or getattr(getattr(error.orig, "__cause__", None), "sqlstate", None)
+
+
 def _is_overlap(error: IntegrityError) -> bool:
     cause = getattr(error.orig, "__cause__", None)
     name = getattr(cause, "constraint_name", None) or ""
@@ -205,12 +212,21 @@ async def _save(db: AsyncSession, session: TherapySession, changes: dict[str, An
         changes.get("starts_at", session.starts_at), changes.get("ends_at", session.ends_at),
     )
     try:
-        async with db.begin_nested():
-            if new:
-                db.add(session)
-            for name, value in changes.items():
-                setattr(session, name, value)
-            await db.flush()
+        for attempt in range(1, _DEADLOCK_ATTEMPTS + 1):
+            try:
+                async with db.begin_nested():
+                    if new:
+                        db.add(session)
+                    for name, value in changes.items():
+                        setattr(session, name, value)
+                    await db.flush()
+                break
+            except DBAPIError as error:
+                # Two overlapping bookings checked against both exclusion constraints (provider, then
+                # client) can wait on each other; PostgreSQL aborts one. Trying again waits for the
+                # other to finish, then finds its session: a 409 with the conflicts, not a 500.
+                if _sqlstate(error) != "40P01" or attempt == _DEADLOCK_ATTEMPTS:
+                    raise
     except IntegrityError as error:
         if not _is_overlap(error):
             raise

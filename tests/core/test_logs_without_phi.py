@@ -25,3 +25,23 @@ async def test_signup_login_and_errors_log_no_names_emails_or_secrets(client: ht
     assert '"path":"/v1/auth/signup"' in output  # the access log is there...
     for secret in ("priya", "patel", "a private passphrase", "wrong password here", "cls_leaky", "search="):
         assert secret not in output.lower(), secret  # ...without what the requests carried
+
+
+def test_a_library_exception_is_one_json_line_without_its_row_values(logs) -> None:
+    """A library (uvicorn, asyncpg) logging an exception through the standard library must still
+    write one JSON line, its traceback as data, and the database's DETAIL (row values) dropped."""
+    import logging
+
+    import orjson
+
+    from app.core.logging import configure_logging
+
+    configure_logging("INFO")
+    try:
+        raise RuntimeError('duplicate key value\nDETAIL:  Key (email)=(priya@example.com) already exists.')
+    except RuntimeError:
+        logging.getLogger("uvicorn.error").exception("Exception in ASGI application")
+    lines = [orjson.loads(line) for line in logs().splitlines() if line.strip()]
+    assert lines[-1]["event"] == "Exception in ASGI application"
+    assert lines[-1]["exception"][0]["exc_type"] == "RuntimeError"
+    assert "priya" not in orjson.dumps(lines[-1]).decode()

@@ -9,7 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from app.memberships.service import make_provider
 from tests.fixtures.factories import make_group, make_user, session_token
-from tests.sessions.conftest import make_client
+from tests.sessions.conftest import book, make_client
+from tests.sessions.test_booking import SLOT
 
 
 async def test_two_concurrent_bookings_of_one_slot(live_client: httpx.AsyncClient, engine: AsyncEngine) -> None:
@@ -36,3 +37,27 @@ async def test_two_concurrent_bookings_of_one_slot(live_client: httpx.AsyncClien
     async with engine.connect() as conn:
         count = (await conn.execute(text("SELECT count(*) FROM sessions WHERE group_id = :g"), {"g": group.id})).scalar_one()
     assert count == 1
+
+
+
+async def test_a_booking_aborted_as_a_deadlock_is_tried_again(
+    client: httpx.AsyncClient, db: AsyncSession, group, provider, client_record, frozen, as_user,
+) -> None:
+    # rule S2: two overlapping bookings (one client, two providers) each pass one exclusion constraint
+    # and wait on the other's row in the second, so PostgreSQL aborts one with deadlock_detected. The
+    # abort is made to happen here, once, by a trigger in the test's own (rolled back) transaction.
+    # A sequence counts the attempts: unlike a table, it is not rolled back with the savepoint.
+    await db.execute(text("CREATE TEMP SEQUENCE booking_attempts"))
+    await db.execute(text("""
+        CREATE FUNCTION pg_temp.abort_first() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF nextval('booking_attempts') = 1 THEN
+                RAISE EXCEPTION 'deadlock detected' USING ERRCODE = '40P01';
+            END IF;
+            RETURN NEW;
+        END $$"""))
+    await db.execute(text("CREATE TRIGGER abort_first BEFORE INSERT ON sessions FOR EACH ROW EXECUTE FUNCTION pg_temp.abort_first()"))
+    response = await book(client, group, await as_user(provider), client_record, SLOT)
+    assert response.status_code == 201, response.text
+    assert (await db.execute(text("SELECT currval('booking_attempts')"))).scalar_one() == 2
+    assert (await db.execute(text("SELECT count(*) FROM sessions WHERE group_id = :g"), {"g": group.id})).scalar_one() == 1
