@@ -31,7 +31,7 @@ from app.core.errors import Problem, conflict, forbidden, not_found
 from app.core.mail import send_mail
 from app.core.middleware import current_request
 from app.core.pagination import PageParams, decode_cursor, encode_cursor
-from app.core.pagination import _invalid_cursor as invalid_cursor
+from app.core.pagination import invalid_cursor
 from app.models import Client, InsurancePolicy, Membership, RosterEntry, User
 from app.onboarding.schemas import InsurancePolicyIn
 from app.onboarding.service import save_policy

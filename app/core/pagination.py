@@ -32,10 +32,11 @@ class PageParams(BaseModel):
     cursor: str | None
 
 
-def page_params(
+async def page_params(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Items per page.")] = 50,
     cursor: Annotated[str | None, Query(max_length=500, description="`next_cursor` of the previous page.")] = None,
 ) -> PageParams:
+    # A coroutine: FastAPI runs a plain `def` dependency in a worker thread, a hop on every list request.
     return PageParams(limit=limit, cursor=cursor)
 
 
@@ -52,11 +53,11 @@ def decode_cursor(cursor: str, arity: int) -> list[Any]:
     except ValueError:
         values = None
     if not isinstance(values, list) or len(values) != arity:
-        raise _invalid_cursor()
+        raise invalid_cursor()
     return values
 
 
-def _invalid_cursor() -> Problem:
+def invalid_cursor() -> Problem:
     return Problem(
         422,
         "invalid_cursor",
@@ -103,6 +104,6 @@ def _typed(key: InstrumentedAttribute[Any], value: Any) -> Any:
             value = uuid.UUID(value)
         elif python_type is int and not isinstance(value, int):
             raise TypeError
-    except (TypeError, ValueError):
-        raise _invalid_cursor() from None
+    except (TypeError, ValueError, AttributeError):  # AttributeError: a number where text was issued
+        raise invalid_cursor() from None
     return literal(value, key.type)

@@ -27,7 +27,7 @@ from app.core.db import Reader
 from app.core.errors import Problem, conflict, not_found
 from app.core.middleware import current_request
 from app.core.pagination import PageParams, decode_cursor, encode_cursor
-from app.core.pagination import _invalid_cursor as invalid_cursor
+from app.core.pagination import invalid_cursor
 from app.models import CancellationPolicy, Client, Group, Membership, PracticeLocation, TherapySession
 from app.models.sessions import LIVE_SESSION
 from app.payouts import earnings

@@ -3,6 +3,7 @@
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.pagination import encode_cursor
 from tests.fixtures.factories import api_key, make_group, make_user, user_headers
 
 
@@ -30,6 +31,8 @@ async def test_limits_and_bad_cursors_are_refused(client: httpx.AsyncClient, db:
     headers = await user_headers(db, owner)
     too_big = await client.get(f"/v1/groups/{group.id}/api-keys", params={"limit": 201}, headers=headers)
     assert too_big.status_code == 422 and too_big.json()["errors"][0]["field"] == "query.limit"
-    for cursor in ("garbage", "WyJub3QtYS1kYXRlIiwgIm5vdC1hLXV1aWQiXQ"):
+    # garbage; text where a date and a uuid were issued; numbers where text was issued
+    numbers = encode_cursor(["2026-11-22T00:00:00+00:00", 5])
+    for cursor in ("garbage", "WyJub3QtYS1kYXRlIiwgIm5vdC1hLXV1aWQiXQ", numbers):
         bad = await client.get(f"/v1/groups/{group.id}/api-keys", params={"cursor": cursor}, headers=headers)
         assert bad.status_code == 422 and bad.json()["code"] == "invalid_cursor"
