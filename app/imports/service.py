@@ -15,6 +15,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import UploadFile
 
+from app.clients.access import visible_clients
 from app.clients.service import _provider_for
 from app.config import get_settings
 from app.core import audit, crypto, jobs
@@ -194,23 +195,27 @@ async def list_rows(
     *, classification: str | None,
 ) -> tuple[list[schemas.ImportRowOut], str | None]:
     """I6: the rows in file order, with their candidates loaded for the whole page in one statement."""
-    imp, _ = await _visible_import(db, actor, group_id, import_id)
+    imp, grant = await _visible_import(db, actor, group_id, import_id)
     stmt = select(Row).where(Row.import_id == imp.id)
     if classification is not None:
         stmt = stmt.where(Row.classification == classification)
     rows, next_cursor = await paginate(db, stmt, page, keys=(Row.id,))
-    wanted = {cid for row in rows for cid in row.candidate_client_ids}
-    candidates: dict[uuid.UUID, schemas.Candidate] = {}
-    if wanted:
-        for c in await db.execute(
-            select(Client.id, Client.first_name, Client.last_name, Client.email).where(
-                Client.id.in_(wanted), Client.group_id == group_id
-            )
-        ):
-            candidates[c.id] = schemas.Candidate(client_id=c.id, first_name=c.first_name, last_name=c.last_name, email=c.email)
+    candidates = await _candidates(db, grant, {cid for row in rows for cid in row.candidate_client_ids})
     await audit.record(db, actor, "import.rows_read", target_type="client_import", target_id=imp.id, group_id=group_id,
                        rows=len(rows))
     return [row_out(row, candidates) for row in rows], next_cursor
+
+
+async def _candidates(db: AsyncSession, grant: Grant, ids: set[uuid.UUID]) -> dict[uuid.UUID, schemas.Candidate]:
+    """The candidate clients the caller may see (C7: a provider, only their own roster's). The match
+    itself is against the whole group (C2: one record per person), so an existing client of another
+    roster still links at finalize; only its name and email are not shown to a provider."""
+    if not ids:
+        return {}
+    found = await db.execute(
+        select(Client.id, Client.first_name, Client.last_name, Client.email).where(Client.id.in_(ids), *visible_clients(grant))
+    )
+    return {c.id: schemas.Candidate(client_id=c.id, first_name=c.first_name, last_name=c.last_name, email=c.email) for c in found}
 
 
 def row_out(row: Row, candidates: dict[uuid.UUID, schemas.Candidate]) -> schemas.ImportRowOut:
@@ -243,11 +248,12 @@ async def update_row(
     db: AsyncSession, actor: Actor, group_id: uuid.UUID, import_id: uuid.UUID, row_id: int, body: schemas.RowUpdate
 ) -> schemas.ImportRowOut:
     """Select or unselect a row; match an uncertain row by hand to one of its candidates (I7)."""
-    imp, _ = await _visible_import(db, actor, group_id, import_id, for_update=True)
+    imp, grant = await _visible_import(db, actor, group_id, import_id, for_update=True)
     _require_ready(imp)
     row = await db.scalar(select(Row).where(Row.id == row_id, Row.import_id == imp.id).with_for_update())
     if row is None:
         raise not_found("row")
+    candidates = await _candidates(db, grant, set(row.candidate_client_ids))
     changes = body.model_fields_set
     matched_by_hand = False
     if "matched_client_id" in changes:
@@ -256,9 +262,9 @@ async def update_row(
                 raise conflict("match_fixed", "Only a match made by hand on an uncertain row can be cleared.")
             row.matched_client_id = None
         else:
-            if body.matched_client_id not in row.candidate_client_ids:
+            if body.matched_client_id not in candidates:
                 raise conflict("not_a_candidate", "A row can be matched only to one of the clients offered for it (`candidates`).",
-                               candidates=[str(c) for c in row.candidate_client_ids])
+                               candidates=[str(c) for c in candidates])
             row.matched_client_id = body.matched_client_id
             matched_by_hand = True
             if body.selected is None:
@@ -273,13 +279,6 @@ async def update_row(
     if matched_by_hand:
         await audit.record(db, actor, "import.row_matched", target_type="client_import", target_id=imp.id, group_id=group_id,
                            row_id=row.id, client_id=str(row.matched_client_id))
-    wanted = list(row.candidate_client_ids)
-    candidates = {
-        c.id: schemas.Candidate(client_id=c.id, first_name=c.first_name, last_name=c.last_name, email=c.email)
-        for c in await db.execute(
-            select(Client.id, Client.first_name, Client.last_name, Client.email).where(Client.id.in_(wanted), Client.group_id == group_id)
-        )
-    } if wanted else {}
     return row_out(row, candidates)
 
 

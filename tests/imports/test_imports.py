@@ -402,3 +402,26 @@ async def test_a_vanished_upload_fails_the_import(importer: Importer, storage) -
     await storage.delete(storage_key(importer.group.id, response.json()["id"]))
     assert await analyze_import(importer.ctx, response.json()["id"]) == "failed"
     assert (await importer.get(response.json()["id"]))["failure"]["code"] == "upload_missing"
+
+
+async def test_a_provider_is_not_shown_clients_of_another_roster_as_candidates(
+    importer: Importer, db: AsyncSession, group: Group, owner: User, colleague: User
+) -> None:
+    # rules C7, R1 (a provider's client list is their own roster) and C2 (one record per person in the group):
+    # the colleague imports a row whose email belongs to the owner's client; the row still links to that
+    # record, but the colleague is not shown the owner's client's name and email, and cannot match by hand to it.
+    from tests.fixtures.factories import user_headers
+
+    omar = await existing_client(db, group, owner, "Omar", "Haddad", "omar@example.com")
+    theirs = Importer(importer.http, db, group, await user_headers(db, colleague), importer.ctx)
+    imp = await theirs.analysed(gen.csv_bytes([["First Name", "Last Name", "Email"], ["Omer", "Haddad", "omar@example.com"],
+                                               ["Omar", "Haddad", ""]]), provider_id=str(colleague.id))
+    mismatch, missing_email = await theirs.rows(imp["id"])
+    assert mismatch["classification"] == missing_email["classification"] == "uncertain"
+    assert mismatch["candidates"] == [] and missing_email["candidates"] == []
+    refused = await theirs.patch(imp["id"], missing_email["id"], {"matched_client_id": str(omar.id)})
+    assert refused.status_code == 409 and refused.json()["code"] == "not_a_candidate"
+    assert str(omar.id) not in refused.text
+    # the owner (an admin: every roster) sees the candidate
+    owners_view = await importer.rows(imp["id"])
+    assert owners_view[0]["candidates"][0]["client_id"] == str(omar.id)
