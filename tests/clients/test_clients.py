@@ -1,13 +1,12 @@
 """Clients and rosters: rules C1, C2, C3, C4, C7, G7, R1, R2."""
 
 import httpx
-import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.memberships.service import make_provider
 from app.models import AuditEvent, Client, Group, InsurancePolicy, RosterEntry, User
-from tests.fixtures.factories import add_member, make_group, make_user, user_headers
+from tests.fixtures.factories import make_group, make_user, user_headers
 from tests.fixtures.mail import mails_to
 
 NEW_CLIENT = {
@@ -20,32 +19,6 @@ NEW_CLIENT = {
     "telehealth_state": "ny",
     "assessments": ["PHQ-9", "GAD-7"],
 }
-
-
-@pytest.fixture
-async def group(db: AsyncSession) -> Group:
-    return await make_group(db, name="Willow Counseling")
-
-
-@pytest.fixture
-async def provider(db: AsyncSession, group: Group) -> User:
-    user = await make_user(db, first_name="Pia", last_name="Provider")
-    await make_provider(db, group, user, "LCSW")
-    return user
-
-
-@pytest.fixture
-async def colleague(db: AsyncSession, group: Group) -> User:
-    user = await make_user(db, first_name="Cole", last_name="Colleague")
-    await make_provider(db, group, user, "LPC")
-    return user
-
-
-@pytest.fixture
-async def admin(db: AsyncSession, group: Group) -> User:
-    user = await make_user(db, first_name="Ari", last_name="Admin")
-    await add_member(db, group, user, admin=True)
-    return user
 
 
 async def add(client: httpx.AsyncClient, db: AsyncSession, group: Group, who: User, **overrides) -> httpx.Response:

@@ -4,35 +4,14 @@ search pages are exact whichever column matched, and the prefix ranges are right
 import uuid
 
 import httpx
-import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.clients import roster_sql
 from app.clients.readiness import CURRENT_FORM_VERSIONS
-from app.memberships.service import make_provider
 from app.models import Acknowledgement, AuditEvent, BillingMethod, Group, InsurancePolicy, User
 from tests.clients.test_clients import NEW_CLIENT
-from tests.fixtures.factories import add_member, make_group, make_user, user_headers
-
-
-@pytest.fixture
-async def group(db: AsyncSession) -> Group:
-    return await make_group(db, name="Birch Therapy")
-
-
-@pytest.fixture
-async def provider(db: AsyncSession, group: Group) -> User:
-    user = await make_user(db, first_name="Pia", last_name="Provider")
-    await make_provider(db, group, user, "LCSW")
-    return user
-
-
-@pytest.fixture
-async def colleague(db: AsyncSession, group: Group) -> User:
-    user = await make_user(db, first_name="Cole", last_name="Colleague")
-    await make_provider(db, group, user, "LPC")
-    return user
+from tests.fixtures.factories import add_member, make_user, user_headers
 
 
 async def add(client: httpx.AsyncClient, db: AsyncSession, group: Group, who: User, **overrides) -> dict:
