@@ -1,6 +1,5 @@
 from typing import Annotated
 
-import orjson
 from fastapi import Depends, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 
@@ -11,6 +10,7 @@ from app.core.db import DB
 from app.core.errors import problem_response, problem_responses
 from app.core.middleware import client_ip
 from app.core.redis import RedisDep
+from app.core.responses import json_response
 from app.core.routing import AUTHENTICATED, PERSON, PUBLIC, allowed, router
 
 auth_router = router("/v1/auth", "auth")
@@ -81,5 +81,5 @@ async def logout(actor: PersonActor, db: DB) -> None:
 @me_router.get("/me", response_model=schemas.MeResponse, responses=problem_responses(401), **allowed(AUTHENTICATED))
 async def read_me(actor: CurrentActor) -> Response:
     """Who the caller is, and their groups with their roles in each."""
-    return Response(orjson.dumps(schemas.me_document(actor), default=str), media_type="application/json")
+    return json_response(schemas.me_document(actor))
 

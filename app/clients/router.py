@@ -1,7 +1,6 @@
 import uuid
 from typing import Annotated
 
-import orjson
 from fastapi import Depends, Query, Response
 
 from app.clients import readiness, schemas, service
@@ -12,6 +11,7 @@ from app.core.db import DB, Reader, get_reader
 from app.core.errors import problem_responses
 from app.core.idempotency import Idempotent
 from app.core.pagination import Page, PageQuery
+from app.core.responses import json_response
 from app.core.routing import allowed, router
 
 clients_router = router("/v1/groups/{group_id}/clients", "clients")
@@ -70,9 +70,8 @@ async def list_clients(
         reader, actor, group_id, page, provider_id=provider_id, status=status, q=q  # type: ignore[arg-type]
     )
     # Serialised directly (the model documents it), as the members list: 50 nested ClientOut through pydantic
-    # cost more than the whole statement. OPT_UTC_Z: timestamps end in "Z", as pydantic writes them.
-    body = orjson.dumps({"items": clients, "next_cursor": next_cursor}, default=str, option=orjson.OPT_UTC_Z)
-    return Response(body, media_type="application/json")
+    # cost more than the whole statement.
+    return json_response({"items": clients, "next_cursor": next_cursor})
 
 
 @clients_router.get("/{client_id}", responses=problem_responses(401, 403, 404, 422), **allowed(Capability.CLIENTS))

@@ -94,7 +94,7 @@ async def enroll(
     return client, added is not None
 
 
-async def _provider_for(db: AsyncSession, grant: Grant, provider_id: uuid.UUID | None) -> uuid.UUID:
+async def provider_for(db: AsyncSession, grant: Grant, provider_id: uuid.UUID | None) -> uuid.UUID:
     """Whose roster: the one named, else the caller; a provider may only name themself."""
     provider_id = provider_id or grant.actor.user_id
     if provider_id is None:
@@ -117,7 +117,7 @@ async def _provider_for(db: AsyncSession, grant: Grant, provider_id: uuid.UUID |
 async def add_client(db: AsyncSession, actor: Actor, group_id: uuid.UUID, body: ClientCreate) -> ClientView:
     """C1-C3. An email that already has an account links that person: never two records for one person."""
     grant = require(actor, Capability.CLIENTS, group_id)
-    provider_id = await _provider_for(db, grant, body.provider_id)
+    provider_id = await provider_for(db, grant, body.provider_id)
     user = await find_user_by_email(db, body.email)
     if user is None:
         user = await create_user(db, email=body.email, first_name=body.first_name, last_name=body.last_name)
@@ -394,7 +394,7 @@ async def transfer_client(
     entry = await _active_entry(db, client, from_provider_id)
     # The receiving provider is checked as if the caller added the client there (any provider of the group).
     group_grant = Grant(group_id=group_id, reach=Reach.GROUP, role=grant.role, actor=actor)
-    await _provider_for(db, group_grant, to_provider_id)
+    await provider_for(db, group_grant, to_provider_id)
     entry.archived_at, entry.archived_by_user_id = func.now(), actor.user_id
     await db.flush()
     user = await db.get(User, client.user_id)

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import UploadFile
 
 from app.clients.access import visible_clients
-from app.clients.service import _provider_for
+from app.clients.service import provider_for
 from app.config import get_settings
 from app.core import audit, crypto, jobs
 from app.core.auth import Actor
@@ -81,7 +81,7 @@ async def upload_import(
         provider_uuid = uuid.UUID(provider_id) if provider_id else None
     except ValueError:
         raise _field_error("body.provider_id", "not a UUID") from None
-    provider = await _provider_for(db, grant, provider_uuid)
+    provider = await provider_for(db, grant, provider_uuid)
     if upload is None:
         raise _field_error("body.file", "Send the file as the multipart field `file`.")
     if password is not None and not 0 < len(password) <= 200:

@@ -1,7 +1,6 @@
 import uuid
 from typing import Annotated, Literal
 
-import orjson
 from fastapi import Query, Response
 
 from app.core.auth import CurrentActor
@@ -10,6 +9,7 @@ from app.core.db import DB
 from app.core.errors import problem_responses
 from app.core.idempotency import Idempotent
 from app.core.pagination import Page, PageQuery
+from app.core.responses import json_response
 from app.core.routing import allowed, router
 from app.memberships import removal, schemas, service
 
@@ -27,7 +27,7 @@ async def list_members(group_id: uuid.UUID, actor: CurrentActor, db: DB, page: P
     """The group's active members with their roles."""
     members, next_cursor = await service.list_members(db, actor, group_id, page)
     # Serialised directly (the model documents it): a 200-member page through pydantic costs several ms.
-    return Response(orjson.dumps({"items": members, "next_cursor": next_cursor}, default=str), media_type="application/json")
+    return json_response({"items": members, "next_cursor": next_cursor})
 
 
 @memberships_router.post(

@@ -1,7 +1,6 @@
 import uuid
 from typing import Annotated
 
-import orjson
 from fastapi import Depends, Query, Response
 from pydantic import AwareDatetime
 
@@ -11,6 +10,7 @@ from app.core.db import DB, Reader, get_reader
 from app.core.errors import problem_responses
 from app.core.idempotency import Idempotent
 from app.core.pagination import Page, PageQuery
+from app.core.responses import json_response
 from app.core.routing import allowed, router
 from app.models import TherapySession
 from app.sessions import schemas, service
@@ -49,9 +49,9 @@ async def list_sessions(
     items, next_cursor = await service.list_sessions(
         reader, actor, group_id, page, provider_id=provider_id, start=start, end=end, status=status
     )
-    # Serialised directly (the model documents it): a 200-session page through pydantic costs several ms. Every
-    # value is one orjson writes natively (ids come as text), so no `default` hook runs per value.
-    return Response(orjson.dumps({"items": items, "next_cursor": next_cursor}), media_type="application/json")
+    # Serialised directly (the model documents it): a 200-session page through pydantic costs several ms. The
+    # ids come as text, so orjson's `default` hook never runs per value.
+    return json_response({"items": items, "next_cursor": next_cursor})
 
 
 @sessions_router.get("/{session_id}", responses=problem_responses(401, 403, 404, 422), **allowed(Capability.CALENDAR))
