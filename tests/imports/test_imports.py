@@ -425,3 +425,27 @@ async def test_a_provider_is_not_shown_clients_of_another_roster_as_candidates(
     # the owner (an admin: every roster) sees the candidate
     owners_view = await importer.rows(imp["id"])
     assert owners_view[0]["candidates"][0]["client_id"] == str(omar.id)
+
+
+async def test_imported_clients_still_need_billing_and_can_be_welcomed(importer: Importer, db: AsyncSession) -> None:
+    # rule I10 (and C4): an imported client is not ready (no billing, no verified account, no forms); the
+    # welcome email goes to new clients only when asked
+    from tests.fixtures.mail import mails_to
+
+    data = gen.csv_bytes([["First Name", "Last Name", "Email"], ["Maya", "Welcomed", "maya@example.com"],
+                          ["Omar", "Quiet", "omar.quiet@example.com"]])
+    imp = await importer.analysed(data)
+    assert (await importer.select(imp["id"], "new")).status_code == 200
+    first = await importer.finalize(imp["id"], send_welcome_email=True)
+    assert first.status_code == 200 and first.json()["result"]["welcome_emails"] == 2
+    assert len(await mails_to(db, "maya@example.com")) == 1 and len(await mails_to(db, "omar.quiet@example.com")) == 1
+    maya = await db.scalar(select(Client).where(Client.group_id == importer.group.id, Client.email == "maya@example.com"))
+    response = await importer.http.get(f"/v1/groups/{importer.group.id}/clients/{maya.id}", headers=importer.headers)
+    readiness = response.json()["readiness"]
+    assert readiness["ready"] is False
+    assert {"account_verified", "billing_method_on_file", "billing_policy_acknowledged"} <= set(readiness["missing"])
+    # without the flag, nobody is mailed
+    quiet = await importer.analysed(gen.csv_bytes([["First Name", "Last Name", "Email"], ["Ivy", "Unmailed", "ivy@example.com"]]))
+    await importer.select(quiet["id"], "new")
+    assert (await importer.finalize(quiet["id"])).json()["result"]["welcome_emails"] == 0
+    assert await mails_to(db, "ivy@example.com") == []
