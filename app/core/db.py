@@ -100,6 +100,19 @@ async def _decode_json(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec("json", schema="pg_catalog", encoder=lambda v: orjson.dumps(v).decode(), decoder=orjson.loads)
 
 
+async def driver_connection(db: AsyncSession) -> asyncpg.Connection:
+    """The asyncpg connection under `db`'s transaction: bulk statements without per-row ORM processing.
+
+    The transaction is SQLAlchemy's (its commit and rollback end it), so it is begun through SQLAlchemy
+    when the session has not yet spoken to the server: a BEGIN sent on the driver would be unknown to it.
+    """
+    conn = await db.connection()
+    driver = (await conn.get_raw_connection()).driver_connection
+    if not driver.is_in_transaction():
+        await conn.exec_driver_sql("SELECT 1")
+    return driver
+
+
 async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
     """The request's one transaction, committed before the response is sent (scope="function")."""
     database: Database = request.app.state.db

@@ -18,7 +18,7 @@ from app.core.redis import connect
 from app.models import BankAccount, EarningLine, Payout
 from app.payouts.bank import SimulatedBank
 from app.payouts.earnings import next_period_date
-from app.payouts.settlement import NO_BANK_ACCOUNT, build_payouts, send_transfers, settle, transfer_key
+from app.payouts.settlement import NO_BANK_ACCOUNT, build_payouts, poll_transfers, send_transfers, settle, transfer_key
 from app.worker import WorkerSettings
 from tests.payouts.conftest import Cast, build_cast
 from tests.payouts.factories import confirmed_session_with_line, make_bank_account
@@ -211,6 +211,24 @@ async def test_a_worker_killed_after_the_bank_call_pays_once_on_rerun(sessionmak
     [payout] = await payouts_of(sessionmaker, cast.group.id)
     assert payout.status == "paid" and payout.attempts == 1 and payout.amount_cents == 5000
     assert result.transfers_sent == 1 and len(await bank.transfers()) == 1  # the same transfer, not a second
+
+
+async def test_two_polls_at_once_record_each_outcome_once(sessionmaker, bank: SimulatedBank) -> None:
+    # rule P5: polling takes no lock; an outcome is written only where the payout still waits on that transfer
+    casts = [await seed(sessionmaker) for _ in range(3)]
+    for cast in casts:
+        await add_lines(sessionmaker, cast, [("provider", JAN_EARLY, 700), ("colleague", JAN_LATE, 300)])
+    async with sessionmaker() as db:
+        run_started = await db.scalar(select(func.now()))
+        await build_payouts(db)
+        await db.commit()
+    sent = await send_transfers(sessionmaker, bank, run_started=run_started)
+    assert sent.transfers_sent == 6
+    polls = await asyncio.gather(*(poll_transfers(sessionmaker, bank, batch_size=1) for _ in range(2)))
+    assert sum(p.paid for p in polls) == 6 and sum(p.failed for p in polls) == 0
+    for cast in casts:
+        assert [p.status for p in await payouts_of(sessionmaker, cast.group.id)] == ["paid", "paid"]
+    assert len(await bank.transfers()) == 6
 
 
 async def test_a_killed_build_leaves_nothing_behind(sessionmaker, bank: SimulatedBank) -> None:
