@@ -311,7 +311,8 @@ class LoadResult:
 class LoadGenerator:
     name = "?"
 
-    def run(self, target: Target, *, connections: int, seconds: float) -> LoadResult:
+    def run(self, target: Target, *, connections: int, seconds: float, rate: float = 0.0) -> LoadResult:
+        """Closed loop, or with `rate` (requests per second in all) open loop."""
         raise NotImplementedError
 
 
@@ -341,7 +342,9 @@ class Wrk(LoadGenerator):
         self.script = handle.name
         atexit.register(lambda: Path(self.script).unlink(missing_ok=True))
 
-    def run(self, target: Target, *, connections: int, seconds: float) -> LoadResult:
+    def run(self, target: Target, *, connections: int, seconds: float, rate: float = 0.0) -> LoadResult:
+        if rate:
+            raise ValueError("wrk runs closed loop only: use loadgen.py (PythonLoadGenerator) for a fixed rate")
         argv = [self.executable, f"-t{self.threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s",
                 "--timeout", "10s", "-s", self.script]
         for name, value in target.headers.items():
@@ -364,9 +367,9 @@ class PythonLoadGenerator(LoadGenerator):
 
     name = "loadgen.py (uvloop raw sockets)"
 
-    def run(self, target: Target, *, connections: int, seconds: float) -> LoadResult:
+    def run(self, target: Target, *, connections: int, seconds: float, rate: float = 0.0) -> LoadResult:
         argv = [sys.executable, str(HERE / "loadgen.py"), "--url", target.url,
-                "--connections", str(connections), "--seconds", str(seconds)]
+                "--connections", str(connections), "--seconds", str(seconds), "--rate", str(rate)]
         for name, value in target.headers.items():
             argv += ["--header", f"{name}: {value}"]
         out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
@@ -399,6 +402,7 @@ class RunConfig:
     database: str | None = None  # the scratch database's name, to account its backends' CPU time
     quiet_below: float = 0.10  # before each run, wait until the idle machine is busier than this share ...
     quiet_wait_seconds: float = 60.0  # ... at most this long
+    rate: float = 0.0  # open loop at this many requests per second in all (loadgen.py only); 0: closed loop
 
 
 def measure(generator: LoadGenerator, target: Target, config: RunConfig) -> LoadResult:
@@ -409,13 +413,13 @@ def measure(generator: LoadGenerator, target: Target, config: RunConfig) -> Load
         print(f"  note: the machine never got quiet ({background:.0%} of all cores busy without us); "
               "measuring anyway", flush=True)
     if config.warmup_seconds > 0:
-        generator.run(target, connections=config.connections, seconds=config.warmup_seconds)
+        generator.run(target, connections=config.connections, seconds=config.warmup_seconds, rate=config.rate)
     log_offset = target.server.log_size()
     cpu_before = target.server.cpu_seconds()
     db_before = postgres_backends_cpu_seconds(config.database) if config.database else 0.0
     client_before = children_cpu_seconds()
     busy_before, total_before = machine_cpu_ticks()
-    result = generator.run(target, connections=config.connections, seconds=config.seconds)
+    result = generator.run(target, connections=config.connections, seconds=config.seconds, rate=config.rate)
     busy_after, total_after = machine_cpu_ticks()
     result.server_cpu_s = target.server.cpu_seconds() - cpu_before
     result.db_cpu_s = postgres_backends_cpu_seconds(config.database) - db_before if config.database else 0.0

@@ -1,6 +1,9 @@
 """A closed-loop HTTP/1.1 keep-alive load generator: the harness's fallback when wrk is not installed.
 
-N connections, each sending one GET and sending the next as soon as the answer is complete. It is an
+N connections, each sending one GET and sending the next as soon as the answer is complete (closed loop), or,
+with --rate, at fixed times (open loop: R requests per second in all, evenly spread over the connections; a
+request whose time has come while its connection still waits is sent on the answer, and its latency counts from
+its scheduled time, so a slow server cannot hide its queue). It is an
 asyncio Protocol over raw sockets on uvloop (no HTTP library, no streams, one buffer per connection),
 which keeps its CPU cost per request near wrk's order of magnitude; it must run in its own process so it
 never shares an event loop with the server. Prints one JSON line.
@@ -28,8 +31,11 @@ class Stats:
 
 
 class Connection(asyncio.Protocol):
-    def __init__(self, request: bytes, stats: Stats, deadline: float, done: asyncio.Future[None]):
+    def __init__(self, request: bytes, stats: Stats, deadline: float, done: asyncio.Future[None],
+                 interval: float = 0.0, first_at: float = 0.0):
         self.request = request
+        self.interval = interval  # open loop: seconds between this connection's requests (0: closed loop)
+        self.next_at = first_at
         self.stats = stats
         self.deadline = deadline
         self.done = done
@@ -39,10 +45,23 @@ class Connection(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
-        self.send()
+        self.send_next()
+
+    def send_next(self) -> None:
+        if not self.interval:
+            self.send()
+            return
+        wait = self.next_at - time.perf_counter()
+        if wait > 0:
+            asyncio.get_running_loop().call_later(wait, self.send)
+        else:
+            self.send()
 
     def send(self) -> None:
-        self.sent_at = time.perf_counter()
+        now = time.perf_counter()
+        # Open loop: the latency runs from the scheduled time, even when the request leaves late.
+        self.sent_at = min(now, self.next_at) if self.interval else now
+        self.next_at += self.interval
         assert self.transport is not None
         self.transport.write(self.request)
 
@@ -71,7 +90,7 @@ class Connection(asyncio.Protocol):
             if now >= self.deadline:
                 self.finish()
                 return
-            self.send()
+            self.send_next()
 
     def fail(self) -> None:
         self.stats.errors += 1
@@ -89,7 +108,7 @@ class Connection(asyncio.Protocol):
             self.done.set_result(None)
 
 
-async def run(url: str, headers: list[str], connections: int, seconds: float) -> dict[str, float]:
+async def run(url: str, headers: list[str], connections: int, seconds: float, rate: float = 0.0) -> dict[str, float]:
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     path = parts.path + (f"?{parts.query}" if parts.query else "")
@@ -100,10 +119,14 @@ async def run(url: str, headers: list[str], connections: int, seconds: float) ->
     started = time.perf_counter()
     deadline = started + seconds
     finished: list[asyncio.Future[None]] = []
-    for _ in range(connections):
+    interval = connections / rate if rate else 0.0
+    for n in range(connections):
         done: asyncio.Future[None] = loop.create_future()
         finished.append(done)
-        await loop.create_connection(lambda d=done: Connection(request, stats, deadline, d), host, port)
+        first_at = started + n * interval / connections  # staggered: evenly spread over time
+        await loop.create_connection(
+            lambda d=done, f=first_at: Connection(request, stats, deadline, d, interval, f), host, port  # type: ignore[misc]
+        )
     await asyncio.wait_for(asyncio.gather(*finished), timeout=seconds + 30)
     elapsed = time.perf_counter() - started
     latencies = sorted(stats.latencies)
@@ -128,10 +151,11 @@ def main() -> None:
     parser.add_argument("-H", "--header", action="append", default=[], help="'Name: value', repeatable")
     parser.add_argument("-c", "--connections", type=int, default=32)
     parser.add_argument("-s", "--seconds", type=float, default=10.0)
+    parser.add_argument("--rate", type=float, default=0.0, help="open loop: requests per second in all (0: closed loop)")
     args = parser.parse_args()
     loop_factory = uvloop.new_event_loop if uvloop is not None else None
     with asyncio.Runner(loop_factory=loop_factory) as runner:
-        print(json.dumps(runner.run(run(args.url, args.header, args.connections, args.seconds))))
+        print(json.dumps(runner.run(run(args.url, args.header, args.connections, args.seconds, args.rate))))
 
 
 if __name__ == "__main__":
