@@ -327,7 +327,7 @@ def main() -> None:
         print(f"checks: {checks}")
         ok = checks["unpaid"] == 0 and checks["wrong_sums"] == 0 and checks["paid_total"] == checks["lines_total"] == total
         print("every line paid exactly once, every payout the exact sum of its lines" if ok else "CHECKS FAILED")
-        print(f"(machine: {harness.CORES} cores, shared; figures are from a busy machine)")
+        print(f"(machine: {harness.CORES} cores; load average {os.getloadavg()[0]:.2f} at the end of the run)")
 
 
 if __name__ == "__main__":
