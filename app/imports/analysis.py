@@ -292,8 +292,9 @@ JOIN clients c ON c.group_id = $1 AND c.last_name_key = k.last_key AND c.first_n
 
 async def gather_candidates(db: AsyncSession, group_id: uuid.UUID, rows: list[NormalisedRow]) -> list[Candidate]:
     """The group's clients sharing an email or a (last, first) name with any row: two statements."""
-    emails = sorted({row.email_key for row in rows if row.email_key is not None})
-    names = sorted({key for row in rows if (key := row.name_key) is not None})
+    # Unsorted: the order means nothing to the statements, and sorting 200,000 keys took 0.15 s.
+    emails = list({row.email_key for row in rows if row.email_key is not None})
+    names = list({key for row in rows if (key := row.name_key) is not None})
     driver = (await (await db.connection()).get_raw_connection()).driver_connection
     found = list(await driver.fetch(_CANDIDATES_BY_EMAIL, group_id, emails)) if emails else []
     if names:

@@ -234,21 +234,22 @@ def _unique(candidates: Iterable[Candidate]) -> list[Candidate]:
 
 def classify(row: NormalisedRow, index: CandidateIndex, *, duplicate_in_file: bool = False) -> Verdict:
     """Rule I6 for one row, given the group's clients sharing its email or name."""
-    badges = list(row.badges)
     key = row.name_key
     by_name = index.by_name.get(key, []) if key is not None else []
+    by_email = index.by_email.get(row.email_key, []) if row.email_key is not None else []
+    if not by_name and not by_email and not duplicate_in_file:
+        # Most rows of a large file: nobody shares their email or name.
+        return Verdict(Classification.NEW if row.invalid_reason is None else Classification.INVALID, False, row.badges)
+    badges = list(row.badges)
     only_missing_email = row.invalid_reason == "email missing"
     if row.invalid_reason is not None and not (only_missing_email and by_name):
         return Verdict(Classification.INVALID, False, tuple(badges))
-    by_email = index.by_email.get(row.email_key, []) if row.email_key is not None else []
     same_person = [c for c in by_email if (c.last_name_key, c.first_name_key) == key]
     candidates = _unique([*by_email, *by_name])
     if duplicate_in_file:
         badges.append(ReviewBadge.DUPLICATE_IN_FILE)
     if len(same_person) == 1 and len(by_email) == 1 and not duplicate_in_file:
         return Verdict(Classification.EXISTING, True, tuple(badges), (same_person[0].client_id,), same_person[0].client_id)
-    if not candidates and not duplicate_in_file:
-        return Verdict(Classification.NEW, False, tuple(badges))
     if by_email and not same_person:
         badges.append(ReviewBadge.NAME_MISMATCH)
     if row.email_key is None and by_name:

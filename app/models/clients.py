@@ -35,7 +35,9 @@ class Client(Base):
 
     __tablename__ = "clients"
     __table_args__ = (
-        UniqueConstraint("group_id", "user_id"),
+        # Person first: the same index serves the lookups of a person's records (by user_id alone),
+        # so a client record costs one index entry fewer to write (imports write 100,000 at once).
+        UniqueConstraint("user_id", "group_id"),
         CheckConstraint("billing_type IN ('insurance', 'private_pay')", name="billing_type"),
         # The roster's order and its name-prefix search, per group (C7): one index serves a group
         # of 100,000 clients. The keys are in the "C" collation, where a btree serves both
@@ -43,7 +45,6 @@ class Client(Base):
         Index("ix_clients_group_name", "group_id", "last_name_key", "first_name_key", "id"),
         Index("ix_clients_group_first_name", "group_id", "first_name_key"),
         Index("ix_clients_group_email", "group_id", "email_key"),
-        Index("ix_clients_user_id", "user_id"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()

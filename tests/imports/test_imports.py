@@ -449,3 +449,27 @@ async def test_imported_clients_still_need_billing_and_can_be_welcomed(importer:
     await importer.select(quiet["id"], "new")
     assert (await importer.finalize(quiet["id"])).json()["result"]["welcome_emails"] == 0
     assert await mails_to(db, "ivy@example.com") == []
+
+
+async def test_finalize_puts_new_and_linked_clients_on_the_importing_providers_roster_once(
+    importer: Importer, db: AsyncSession, group: Group, owner: User, colleague: User
+) -> None:
+    # rules I8, C2, G7: a new record goes on the roster; a linked record of another provider's roster joins this
+    # one too (one record, two rosters); one already on it is not added twice
+    theirs = await existing_client(db, group, colleague, "Omar", "Haddad", "omar@example.com")
+    mine = await existing_client(db, group, owner, "Jane", "Doe", "jane@example.com")
+    data = gen.csv_bytes([["First Name", "Last Name", "Email"], ["Omar", "Haddad", "omar@example.com"],
+                          ["Jane", "Doe", "jane@example.com"], ["Liam", "New", "liam@example.com"]])
+    imp = await importer.analysed(data)
+    assert imp["counts"]["existing"] == 2
+    await importer.select(imp["id"], "new")
+    done = (await importer.finalize(imp["id"])).json()
+    assert done["result"]["clients_imported"] == 1 and done["result"]["clients_linked"] == 2
+    liam = await db.scalar(select(Client).where(Client.group_id == group.id, Client.email == "liam@example.com"))
+    entries = list(await db.execute(select(RosterEntry.client_id, RosterEntry.provider_user_id)
+                                    .where(RosterEntry.archived_at.is_(None))))
+    assert sorted(p == owner.id for c, p in entries if c == theirs.id) == [False, True]
+    assert [p for c, p in entries if c == mine.id] == [owner.id]
+    assert [p for c, p in entries if c == liam.id] == [owner.id]
+    # what finalize creates has time-ordered ids (UUIDv7): 100,000 of them append to their indexes
+    assert liam.id.version == liam.user_id.version == 7
