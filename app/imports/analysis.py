@@ -28,6 +28,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.core import audit, crypto
+from app.core.db import driver_connection
 from app.core.stopwatch import Stopwatch
 from app.core.storage import ObjectNotFound, Storage
 from app.imports.matching import (
@@ -165,7 +166,7 @@ async def _analyze(ctx: dict[str, Any], db: AsyncSession, import_id: uuid.UUID) 
     imp = await db.scalar(select(ClientImport).where(ClientImport.id == import_id).with_for_update())
     if imp is None or imp.status not in ("queued", "analyzing"):
         return imp.status if imp is not None else "missing"
-    driver = (await (await db.connection()).get_raw_connection()).driver_connection
+    driver = await driver_connection(db)
     await driver.execute("DELETE FROM import_rows WHERE import_id = $1", import_id)  # a rerun starts clean
     imp.status, imp.rows_done, imp.rows_total = "analyzing", 0, 0
     password = crypto.decrypt(imp.password_encrypted, purpose=PASSWORD_PURPOSE) if imp.password_encrypted else None
@@ -208,7 +209,7 @@ async def _analyze(ctx: dict[str, Any], db: AsyncSession, import_id: uuid.UUID) 
     lap("classify")
     for start in range(0, len(rows), CHUNK_ROWS):
         chunk = range(start, min(start + CHUNK_ROWS, len(rows)))
-        driver = (await (await db.connection()).get_raw_connection()).driver_connection
+        driver = await driver_connection(db)
         await driver.copy_records_to_table(
             "import_rows", columns=ROW_COLUMNS, records=_records(import_id, rows, verdicts, chunk)
         )
@@ -295,7 +296,7 @@ async def gather_candidates(db: AsyncSession, group_id: uuid.UUID, rows: list[No
     # Unsorted: the order means nothing to the statements, and sorting 200,000 keys took 0.15 s.
     emails = list({row.email_key for row in rows if row.email_key is not None})
     names = list({key for row in rows if (key := row.name_key) is not None})
-    driver = (await (await db.connection()).get_raw_connection()).driver_connection
+    driver = await driver_connection(db)
     found = list(await driver.fetch(_CANDIDATES_BY_EMAIL, group_id, emails)) if emails else []
     if names:
         found += await driver.fetch(

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.clients.service import send_onboarding
 from app.core import audit, crypto
 from app.core.auth import Actor
+from app.core.db import driver_connection
 from app.core.errors import Problem
 from app.core.stopwatch import Stopwatch
 from app.core.storage import Storage
@@ -104,7 +105,7 @@ FROM import_rows WHERE import_id = $1
 async def finalize(db: AsyncSession, storage: Storage, imp: ClientImport, actor: Actor | None) -> dict[str, Any]:
     """Import the selected rows of `imp` (locked by the caller, status ready or finalizing)."""
     await db.flush()
-    driver = (await (await db.connection()).get_raw_connection()).driver_connection
+    driver = await driver_connection(db)
     by = imp.finalized_by_user_id
     stopwatch = Stopwatch()
     lap, timings = stopwatch.lap, stopwatch.laps
@@ -155,7 +156,7 @@ async def finalize(db: AsyncSession, storage: Storage, imp: ClientImport, actor:
 
 async def _attach_documents(db: AsyncSession, storage: Storage, imp: ClientImport, actor: Actor | None) -> tuple[int, int]:
     """I9: the export's documents onto the clients' attachments (source `import`)."""
-    driver = (await (await db.connection()).get_raw_connection()).driver_connection
+    driver = await driver_connection(db)
     rows = await driver.fetch(
         "SELECT client_id, documents FROM import_rows WHERE import_id = $1 AND client_id IS NOT NULL "
         "AND jsonb_array_length(documents) > 0 ORDER BY id",
