@@ -225,7 +225,9 @@ async def list_clients(
     if page.cursor:
         values["after_last"], values["after_first"], values["after_id"] = _after(page.cursor)
     sql, names = roster_sql.page_statement(
-        own=grant.reach is Reach.OWN, provider=provider_id is not None, status=status, words=len(words),
+        # A provider naming their own roster needs one roster test, not two: with both, the planner walked the
+        # group's name index testing each client twice (22 ms instead of 2 for a page of a 100,000-client group).
+        own=grant.reach is Reach.OWN and provider_id is None, provider=provider_id is not None, status=status, words=len(words),
         after=page.cursor is not None, size=page.limit,
     )
     rows = await reader.fetch(sql, *[values[name] for name in names])

@@ -158,6 +158,24 @@ async def test_a_providers_search_stays_on_their_roster(
     assert [c["last_name"] for c in everyone] == ["Mine", "Pamuk", "Theirs"]
 
 
+async def test_a_provider_naming_their_own_roster_sees_its_entries_by_status(
+    client: httpx.AsyncClient, db: AsyncSession, group: Group, provider: User, colleague: User
+) -> None:
+    # rules R1 and C7: `provider_id` = the caller filters on the caller's own entries (one roster test in SQL)
+    headers = await user_headers(db, provider)
+    shared = await add(client, db, group, provider, first_name="Ada", last_name="Shared", email="ada.shared@example.com")
+    await add(client, db, group, colleague, first_name="Ada", last_name="Shared", email="ada.shared@example.com")
+    kept = await add(client, db, group, provider, first_name="Kim", last_name="Kept", email="kim.kept@example.com")
+    await add(client, db, group, colleague, first_name="Tom", last_name="Theirs", email="tom.theirs@example.com")
+    archived = await client.post(f"/v1/groups/{group.id}/clients/{shared['id']}/archive", json={"provider_id": str(provider.id)},
+                                 headers=headers)
+    assert archived.status_code == 200, archived.text
+    url = f"/v1/groups/{group.id}/clients"
+    for status, expected in (("active", [kept]), ("archived", [shared]), ("all", [kept, shared])):
+        items = (await client.get(url, params={"provider_id": str(provider.id), "status": status}, headers=headers)).json()["items"]
+        assert [c["id"] for c in items] == [c["id"] for c in expected], status
+
+
 async def test_a_forged_cursor_is_refused(client: httpx.AsyncClient, db: AsyncSession, group: Group, provider: User) -> None:
     from app.core.pagination import encode_cursor
 
