@@ -27,7 +27,7 @@ goes on with the others and the payout leaves with the first run after an accoun
 
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -38,7 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core import crypto
 from app.core.db import driver_connection
-from app.payouts.bank import Bank, BankError, Transfer, TransferStatus
+from app.payouts.bank import Bank, BankError, Transfer
 
 log = structlog.get_logger("caseload.settlement")
 
@@ -196,22 +196,13 @@ async def build_payouts(
     return result
 
 
-async def _send_many(bank: Bank, transfers: Sequence[Transfer]) -> list[str | BankError]:
-    """The bank's answers, or, if the whole call failed, that refusal for each transfer (retried next run)."""
+async def _each_answer(call: Callable[[Sequence[Any]], Awaitable[list[Any]]], items: Sequence[Any]) -> list[Any]:
+    """The bank's answers, in order, or, if the whole call failed, that refusal for each item (retried next run)."""
     try:
-        answers = await bank.send_many(transfers)
+        answers = await call(items)
     except BankError as exc:
-        return [exc] * len(transfers)
-    assert len(answers) == len(transfers)
-    return answers
-
-
-async def _status_many(bank: Bank, references: Sequence[str]) -> list[TransferStatus | BankError]:
-    try:
-        answers = await bank.status_many(references)
-    except BankError as exc:
-        return [exc] * len(references)
-    assert len(answers) == len(references)
+        return [exc] * len(items)
+    assert len(answers) == len(items)
     return answers
 
 
@@ -269,7 +260,7 @@ async def send_transfers(
                 continue
             to_send = [row for row in rows if row["amount_cents"] != 0]  # nothing to move: paid as is
             answers: dict[uuid.UUID, str | BankError | None] = dict.fromkeys(row["id"] for row in rows)
-            answers.update(zip((row["id"] for row in to_send), await _send_many(bank, _transfers(to_send)), strict=True))
+            answers.update(zip((row["id"] for row in to_send), await _each_answer(bank.send_many, _transfers(to_send)), strict=True))
             if stop_after_send:
                 await db.rollback()
                 return result
@@ -305,7 +296,7 @@ async def poll_transfers(
         await db.commit()  # the statistics
     for start in range(0, len(waiting), batch_size):
         batch = waiting[start : start + batch_size]
-        outcomes = await _status_many(bank, [row["transfer_reference"] for row in batch])
+        outcomes = await _each_answer(bank.status_many, [row["transfer_reference"] for row in batch])
         ids, references, states, reasons = [], [], [], []
         for row, outcome in zip(batch, outcomes, strict=True):
             if isinstance(outcome, BankError):

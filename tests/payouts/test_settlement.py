@@ -38,16 +38,8 @@ async def seed(sessionmaker: async_sessionmaker[AsyncSession], *, bank_account: 
 
 async def add_lines(sessionmaker, cast: Cast, specs: list[tuple[str, datetime, int]]) -> list[EarningLine]:
     """specs: (who: provider|colleague|owner, confirmed_at, amount_cents)."""
-    lines = []
     async with sessionmaker() as db:
-        for who, confirmed_at, cents in specs:
-            provider = getattr(cast, who)
-            client = cast.other_client if who == "colleague" else cast.client
-            _, line = await confirmed_session_with_line(
-                db, group_id=cast.group.id, provider_id=provider.id, client_id=client.id,
-                confirmed_at=confirmed_at, amount_cents=cents, time_zone=cast.group.time_zone,
-            )
-            lines.append(line)
+        lines = await add_lines_in(db, cast, specs)
         await db.commit()
     return lines
 
