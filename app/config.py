@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     db_statement_timeout_ms: int = 15_000
     # The per-request authentication lookup goes straight to asyncpg (see core/db.py).
     auth_pool_size: int = 10
+    # Outages answer 503 quickly instead of holding requests (X5): waits for a pooled or a new connection.
+    auth_pool_timeout_s: float = 3.0
+    db_connect_timeout_s: float = 5.0
+    redis_timeout_s: float = 2.0
 
     session_idle_minutes: int = 60
     session_absolute_hours: int = 12

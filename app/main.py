@@ -75,7 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise RuntimeError("DATABASE_URL and REDIS_URL must be set (`caseload dev` starts embedded ones).")
         app.state.db = Database(settings.database_url, settings)
         await app.state.db.start()
-        app.state.redis = await connect(settings.redis_url)
+        app.state.redis = await connect(settings.redis_url, settings.redis_timeout_s)
         app.state.outbox_relay = OutboxRelay(app.state.db.sessionmaker, app.state.redis)
         app.state.storage = LocalStorage(settings.files_path)
         try:

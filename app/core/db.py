@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_asyn
 from sqlalchemy.orm import DeclarativeBase
 
 from app.config import Settings
+from app.core.outages import AuthPoolBusy, outage_code
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -50,6 +51,51 @@ class Reader(Protocol):
     async def execute(self, query: str, *args: Any) -> str: ...
 
 
+class AuthPool:
+    """The asyncpg pool behind `Reader`, with a short wait for a connection (the pool's own waits forever).
+
+    Only an exhausted pool pays for the timer: with a connection idle, taking it does not suspend.
+    """
+
+    __slots__ = ("pool", "acquire_timeout")
+
+    def __init__(self, pool: asyncpg.Pool, acquire_timeout: float):
+        self.pool = pool
+        self.acquire_timeout = acquire_timeout
+
+    def _acquire(self) -> Any:
+        return self.pool.acquire(timeout=None if self.pool.get_idle_size() else self.acquire_timeout)
+
+    async def fetchrow(self, query: str, *args: Any) -> asyncpg.Record | None:
+        try:
+            async with self._acquire() as conn:
+                return await conn.fetchrow(query, *args)
+        except TimeoutError as exc:
+            raise _busy_or_timeout(exc) from exc
+
+    async def fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
+        try:
+            async with self._acquire() as conn:
+                return await conn.fetch(query, *args)
+        except TimeoutError as exc:
+            raise _busy_or_timeout(exc) from exc
+
+    async def execute(self, query: str, *args: Any) -> str:
+        try:
+            async with self._acquire() as conn:
+                return await conn.execute(query, *args)
+        except TimeoutError as exc:
+            raise _busy_or_timeout(exc) from exc
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+
+def _busy_or_timeout(exc: TimeoutError) -> BaseException:
+    # The acquire's wait ran out (no connection came back): a busy pool, 503 `database_busy`.
+    return AuthPoolBusy("no authentication connection within the wait") if outage_code(exc) is None else exc
+
+
 class Database:
     def __init__(self, url: str, settings: Settings):
         self.url = url
@@ -65,16 +111,16 @@ class Database:
             max_overflow=settings.db_max_overflow,
             # A short wait: a saturated pool answers 503 quickly instead of piling requests up.
             pool_timeout=settings.db_pool_timeout_s,
-            connect_args={"server_settings": server_settings},
+            connect_args={"server_settings": server_settings, "timeout": settings.db_connect_timeout_s},
             # Statement parameters are PHI: keep them out of exception messages (and so out of logs).
             hide_parameters=True,
         )
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         self._server_settings = server_settings
-        self.auth_pool: asyncpg.Pool | None = None
+        self.auth_pool: AuthPool | None = None
 
     async def start(self) -> None:
-        self.auth_pool = await asyncpg.create_pool(
+        pool = await asyncpg.create_pool(
             asyncpg_dsn(self.url),
             min_size=1,
             max_size=self.settings.auth_pool_size,
@@ -86,7 +132,10 @@ class Database:
             # The default reset is a second round trip per lookup (advisory locks, cursors, LISTEN,
             # settings): the auth statements leave no such state, and asyncpg still ends open transactions.
             reset=_nothing_to_reset,
+            # A server that does not answer a new connection is an outage (503), not a 60 s wait.
+            timeout=self.settings.db_connect_timeout_s,
         )
+        self.auth_pool = AuthPool(pool, self.settings.auth_pool_timeout_s)
 
     async def close(self) -> None:
         if self.auth_pool is not None:

@@ -16,6 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from app.core.outages import ANSWERS, outage_code
+
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 log = structlog.get_logger("caseload.errors")
 
@@ -96,6 +98,12 @@ def problem_response(
     return Response(orjson.dumps(body), status_code=status, headers=headers, media_type=PROBLEM_MEDIA_TYPE)
 
 
+def outage_response(code: str) -> Response:
+    retry_after, detail = ANSWERS[code]
+    log.warning("outage", code=code)
+    return problem_response(503, code, detail, title="Service Unavailable", headers={"Retry-After": retry_after})
+
+
 # Routing's own HTTP errors, each with a stable code.
 _HTTP_CODES = {
     400: ("bad_request", "The request could not be read."),
@@ -147,6 +155,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
+        # An outage of PostgreSQL or Redis is not a bug: 503 and when to retry (X5, DESIGN.md reliability).
+        if (outage := outage_code(exc)) is not None:
+            return outage_response(outage)
         log.exception("unhandled_error", error_type=type(exc).__name__)
         # This handler answers outside our middleware, so it adds the request id itself: support can find the log.
         request_id = getattr(request.state, "request_id", None) or ""

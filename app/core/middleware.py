@@ -3,6 +3,7 @@
 Pure ASGI (not BaseHTTPMiddleware): it sits on every request, so it must cost little.
 """
 
+import asyncio
 import logging
 import os
 import re
@@ -23,6 +24,17 @@ _TOO_LARGE = orjson.dumps(
         "status": 413,
         "detail": "The request body is larger than this endpoint accepts. Send a smaller body.",
         "code": "payload_too_large",
+    }
+)
+# A request still running when the server's shutdown grace period ends is cancelled: it answers this
+# (nothing it did was committed) rather than the server's plain-text 500.
+_SHUTTING_DOWN = orjson.dumps(
+    {
+        "type": "/problems/shutting_down",
+        "title": "Service Unavailable",
+        "status": 503,
+        "detail": "The server restarted before this request completed; nothing was changed. Retry it.",
+        "code": "shutting_down",
     }
 )
 access_log = structlog.get_logger("caseload.access")
@@ -60,10 +72,12 @@ class RequestContextMiddleware:
         current_request.set(RequestInfo(request_id, client_ip(scope)))
         status = 500
         rewriting = False
+        started_response = False
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status, rewriting
+            nonlocal status, rewriting, started_response
             if message["type"] == "http.response.start":
+                started_response = True
                 status = message["status"]
                 headers = message.setdefault("headers", [])
                 # Starlette's body limit answers 413 in plain text, outside FastAPI's handlers: X4 wants a problem.
@@ -79,6 +93,26 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except asyncio.CancelledError:
+            if started_response:
+                raise
+            # Cancelled by the server's shutdown past its grace period (X5): the transaction was rolled back
+            # on the way out. The task ends here, answered, instead of as uvicorn's plain-text 500.
+            status = 503
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 503,
+                    "headers": [
+                        (b"content-type", PROBLEM_CONTENT_TYPE),
+                        (b"content-length", str(len(_SHUTTING_DOWN)).encode()),
+                        (b"retry-after", b"2"),
+                        (b"connection", b"close"),
+                        (b"x-request-id", request_id.encode()),
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": _SHUTTING_DOWN})
         finally:
             if _ROOT_LOGGER.isEnabledFor(logging.INFO):  # building the event costs, even when filtered out
                 route = scope.get("route")
