@@ -4,7 +4,9 @@ Every job opens one transaction, reloads its rows by id, re-checks their state a
 end: arq delivers at least once, so running a job twice must be harmless.
 """
 
+import functools
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
@@ -15,13 +17,15 @@ from sqlalchemy import delete, func, or_
 
 from app.config import Settings, get_settings
 from app.core.db import Database
-from app.core.jobs import relay_outbox
+from app.core.jobs import mark_done, reconcile_outbox, relay_outbox
 from app.core.logging import configure_logging
 from app.core.mail import deliver_one, mail_backend
-from app.core.redis import redis_settings
+from app.core.outages import outage_code
+from app.core.redis import redis_settings, with_socket_timeout
 from app.core.storage import LocalStorage
 from app.imports.analysis import analyze_import
 from app.imports.finalize import finalize_import
+from app.imports.sweeper import sweep_imports
 from app.models import AuthSession, EmailVerificationToken, IdempotencyRecord
 from app.payouts.settlement import settle_job
 
@@ -36,17 +40,55 @@ async def startup(ctx: dict[str, Any]) -> None:
     database = Database(settings.database_url, settings)
     ctx.update(settings=settings, database=database, sessionmaker=database.sessionmaker, mail=mail_backend(settings))
     ctx.setdefault("storage", LocalStorage(settings.files_path))
+    # A frozen Redis fails the worker's commands within seconds instead of stalling it (arq sets no read timeout).
+    with_socket_timeout(ctx["redis"], settings.redis_timeout_s)
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
     await ctx["database"].close()
 
 
+def outage_backoff(job_try: int) -> int:
+    """Seconds before the next try of a job that met an outage: 2, 4, 8, ... up to a minute."""
+    return min(2**job_try, 60)
+
+
+def tracked(function: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    """A job as the worker runs it: retried with backoff when PostgreSQL or Redis is away, and its
+    outbox row marked done once it has run (app/core/jobs.py), so the reconciler never sends it again."""
+
+    @functools.wraps(function)
+    async def run(ctx: dict[str, Any], *args: Any) -> Any:
+        try:
+            result = await function(ctx, *args)
+        except Retry:
+            raise
+        except Exception as exc:
+            if (code := outage_code(exc)) is None:
+                raise
+            job_try = ctx.get("job_try", 1)
+            log.warning("job_outage_retry", function=function.__name__, code=code, job_try=job_try)
+            raise Retry(defer=outage_backoff(job_try)) from None
+        job_id = ctx.get("job_id")
+        if job_id and not job_id.startswith("cron:"):
+            try:
+                async with ctx["sessionmaker"]() as db:
+                    await mark_done(db, job_id)
+                    await db.commit()
+            except Exception as exc:  # the reconciler finds it again later: it ran, and runs harmlessly twice
+                log.warning("job_done_mark_failed", function=function.__name__, error_type=type(exc).__name__)
+        return result
+
+    return run
+
+
 async def deliver_mail(ctx: dict[str, Any], mail_id: str) -> bool:
     async with ctx["sessionmaker"]() as db:
         try:
             sent = await deliver_one(db, uuid.UUID(mail_id), ctx["mail"], ctx["settings"].mail_from)
-        except Exception:
+        except Exception as exc:
+            if outage_code(exc) is not None:
+                raise  # PostgreSQL or Redis away, not the mail server: retried soon (tracked)
             await db.commit()  # keep the attempt count and the error
             job_try = ctx.get("job_try", 1)
             log.warning("mail_delivery_failed", mail_id=mail_id, job_try=job_try)
@@ -58,11 +100,25 @@ async def deliver_mail(ctx: dict[str, Any], mail_id: str) -> bool:
 
 
 async def relay_outbox_job(ctx: dict[str, Any]) -> int:
-    """The periodic catch-up for jobs whose after-commit relay did not happen (Redis away, process died)."""
+    """The periodic catch-up for jobs whose after-commit relay did not happen (Redis away, process died),
+    and for relayed jobs that Redis lost before they ran (the reconciler)."""
     async with ctx["sessionmaker"]() as db:
         relayed = await relay_outbox(db, ctx["redis"])
         await db.commit()
+        relayed += await reconcile_outbox(db, ctx["redis"])
+        await db.commit()
         return relayed
+
+
+async def sweep_imports_job(ctx: dict[str, Any]) -> dict[str, int]:
+    """Imports whose job vanished, failed or died with its worker: sent again, or failed after a few attempts."""
+    async with ctx["sessionmaker"]() as db:
+        swept = await sweep_imports(db, ctx["redis"])
+        await db.commit()
+        if swept["sent_again"]:
+            await relay_outbox(db, ctx["redis"])
+            await db.commit()
+        return swept
 
 
 async def purge_expired(ctx: dict[str, Any]) -> None:
@@ -79,15 +135,24 @@ async def purge_expired(ctx: dict[str, Any]) -> None:
 
 class WorkerSettings:
     # `settle`: on demand (POST /v1/ops/settlements, `caseload settle`) and hourly; P5 makes overlaps harmless.
-    functions = [deliver_mail, relay_outbox_job, purge_expired, arq_function(settle_job, name="settle"), analyze_import, finalize_import]
+    functions = [
+        tracked(deliver_mail), relay_outbox_job, purge_expired, arq_function(tracked(settle_job), name="settle"),
+        tracked(analyze_import), tracked(finalize_import),
+    ]
     cron_jobs = [
         cron(relay_outbox_job, second=set(range(0, 60, 5)), run_at_startup=True, unique=True),
+        cron(sweep_imports_job, second=set(range(2, 60, 10)), unique=True),
         cron(purge_expired, minute=17, unique=True),
         cron(settle_job, name="settle_hourly", minute=5, run_at_startup=True, unique=True),
     ]
     on_startup = startup
     on_shutdown = shutdown
     max_jobs = 10
+    # Tries of a job that meets outages (2 s, 4 s, ... 60 s apart: about 7 minutes in all); the jobs'
+    # own limits (mail, analysis) are lower for their own failures.
+    max_tries = 12
+    # A killed worker's import is taken over by the sweeper within a minute; arq's own redelivery after
+    # this timeout then finds the work done. Finalizing a large import may take minutes: not lowered.
     job_timeout = 300
     keep_result = 3600
 

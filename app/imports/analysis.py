@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.core import audit, crypto
 from app.core.db import driver_connection
+from app.core.outages import outage_code
 from app.core.stopwatch import Stopwatch
 from app.core.storage import ObjectNotFound, Storage
 from app.imports.matching import (
@@ -151,7 +152,9 @@ async def analyze_import(ctx: dict[str, Any], import_id: str) -> str:
             async with job_session(conn) as db:
                 return await _analyze(ctx, db, the_id)
         except Exception as exc:
-            # Our failure, not the file's (the database or storage away): retried, then reported, never
+            if outage_code(exc) is not None:
+                raise  # PostgreSQL or Redis away: the worker retries with backoff, the file's tries untouched
+            # Our failure, not the file's (storage away, a bug): retried, then reported, never
             # left `analyzing` for good. The type only: a message could quote the file.
             job_try = ctx.get("job_try", 1)
             log.error("import_analysis_error", import_id=import_id, error_type=type(exc).__name__, job_try=job_try)
@@ -168,7 +171,7 @@ async def _analyze(ctx: dict[str, Any], db: AsyncSession, import_id: uuid.UUID) 
         return imp.status if imp is not None else "missing"
     driver = await driver_connection(db)
     await driver.execute("DELETE FROM import_rows WHERE import_id = $1", import_id)  # a rerun starts clean
-    imp.status, imp.rows_done, imp.rows_total = "analyzing", 0, 0
+    imp.status, imp.rows_done, imp.rows_total, imp.heartbeat_at = "analyzing", 0, 0, func.now()
     password = crypto.decrypt(imp.password_encrypted, purpose=PASSWORD_PURPOSE) if imp.password_encrypted else None
     storage_key, group_id = imp.storage_key, imp.group_id
     await db.commit()
@@ -213,13 +216,16 @@ async def _analyze(ctx: dict[str, Any], db: AsyncSession, import_id: uuid.UUID) 
         await driver.copy_records_to_table(
             "import_rows", columns=ROW_COLUMNS, records=_records(import_id, rows, verdicts, chunk)
         )
-        await driver.execute("UPDATE client_imports SET rows_done = $2 WHERE id = $1", import_id, chunk.stop)
+        await driver.execute(
+            "UPDATE client_imports SET rows_done = $2, heartbeat_at = now() WHERE id = $1", import_id, chunk.stop
+        )
         await db.commit()
 
     lap("write")
     imp = await db.get(ClientImport, import_id, with_for_update=True, populate_existing=True)
     assert imp is not None
     imp.status, imp.analyzed_at = "ready", func.now()
+    imp.job_attempts = 0  # the sweeper counts a finalize's attempts afresh (app/imports/sweeper.py)
     if not any(row.documents for row in rows):
         imp.password_encrypted = None  # documents are what a password is kept for (finalize reads them)
     by_class = counts(verdicts)

@@ -205,6 +205,7 @@ async def _welcome(db: AsyncSession, imp: ClientImport) -> int:
 
 async def finalize_import(ctx: dict[str, Any], import_id: str) -> str:
     """arq job: a large finalize, in one transaction. Only an import still `finalizing` is worked on."""
+    # The import row stays locked for the whole transaction: the sweeper reads that as "a finalize is alive".
     async with job_connection(ctx) as conn, job_session(conn) as db:
         imp = await db.scalar(select(ClientImport).where(ClientImport.id == uuid.UUID(import_id)).with_for_update())
         if imp is None or imp.status != "finalizing":

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    SmallInteger,
     LargeBinary,
     String,
     Uuid,
@@ -61,6 +62,10 @@ class ClientImport(Base):
     send_welcome_email: Mapped[bool] = mapped_column(Boolean, server_default=text("false"), default=False)
     # What finalizing did: clients imported, linked, documents attached, skipped (I8).
     result: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # The last sign of life of its job (started, a chunk written, sent again), and how many times the
+    # sweeper sent the job again after it vanished or died: past a limit the import fails (app/imports/sweeper.py).
+    heartbeat_at: Mapped[datetime | None] = timestamp()
+    job_attempts: Mapped[int] = mapped_column(SmallInteger, server_default="0", default=0)
 
 
 class ImportRow(Base):

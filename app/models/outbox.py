@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Identity, Index, Integer, String, Text, text
+from sqlalchemy import BigInteger, Identity, Index, Integer, SmallInteger, String, Text, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -13,10 +13,19 @@ from app.models.base import stamped_now, timestamp, uuid_pk
 
 
 class OutboxJob(Base):
-    """A job for arq; the relay sends it to Redis once committed and marks it relayed."""
+    """A job for arq; the relay sends it to Redis once committed and marks it relayed.
+
+    It is done only once the job has run (the worker marks it): a relayed row that is not done after a
+    while is sent again, so a Redis that lost its data loses no job (arq dedupes by `job_id`).
+    """
 
     __tablename__ = "outbox_jobs"
-    __table_args__ = (Index("ix_outbox_jobs_pending", "id", postgresql_where=text("relayed_at IS NULL")),)
+    __table_args__ = (
+        Index("ix_outbox_jobs_pending", "id", postgresql_where=text("relayed_at IS NULL")),
+        # The reconciler's scan and the worker's "done" mark touch only rows not done: small indexes.
+        Index("ix_outbox_jobs_relayed_at", "relayed_at", postgresql_where=text("relayed_at IS NOT NULL AND done_at IS NULL")),
+        Index("ix_outbox_jobs_job_id", "job_id", postgresql_where=text("done_at IS NULL")),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     function: Mapped[str] = mapped_column(String(64))
@@ -25,6 +34,9 @@ class OutboxJob(Base):
     job_id: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = stamped_now()
     relayed_at: Mapped[datetime | None] = timestamp()
+    done_at: Mapped[datetime | None] = timestamp()
+    # How many times the reconciler sent it again; it gives up (and logs) past a limit.
+    relays: Mapped[int] = mapped_column(SmallInteger, server_default="0", default=0)
 
 
 class MailMessage(Base):
