@@ -17,7 +17,7 @@ from app.core.errors import install_error_handlers
 from app.core.idempotency import IdempotentReplay, replay_response
 from app.core.jobs import OutboxRelay
 from app.core.logging import configure_logging
-from app.core.middleware import RequestContextMiddleware
+from app.core.middleware import RequestContextMiddleware, wait_for_requests
 from app.core.openapi import build_openapi
 from app.core.redis import connect
 from app.core.storage import LocalStorage
@@ -81,6 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await wait_for_requests(timeout=5)  # cancelled ones answer 503 before the pools close
             await app.state.outbox_relay.drain()
             await app.state.redis.aclose()
             await app.state.db.close()

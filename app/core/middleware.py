@@ -37,6 +37,9 @@ _SHUTTING_DOWN = orjson.dumps(
         "code": "shutting_down",
     }
 )
+# The tasks of the requests being served: at shutdown the app waits (briefly) for those the server has
+# cancelled, so they finish rolling back and answer before the pools close and the process exits.
+_in_flight: set[asyncio.Task[object]] = set()
 access_log = structlog.get_logger("caseload.access")
 _ROOT_LOGGER = logging.getLogger()
 
@@ -73,6 +76,9 @@ class RequestContextMiddleware:
         status = 500
         rewriting = False
         started_response = False
+        task = asyncio.current_task()
+        if task is not None:
+            _in_flight.add(task)
 
         async def send_with_id(message: Message) -> None:
             nonlocal status, rewriting, started_response
@@ -114,6 +120,7 @@ class RequestContextMiddleware:
             )
             await send({"type": "http.response.body", "body": _SHUTTING_DOWN})
         finally:
+            _in_flight.discard(task)  # type: ignore[arg-type]
             if _ROOT_LOGGER.isEnabledFor(logging.INFO):  # building the event costs, even when filtered out
                 route = scope.get("route")
                 access_log.info(
@@ -124,6 +131,14 @@ class RequestContextMiddleware:
                     status=status,
                     duration_ms=round((time.perf_counter() - started) * 1000, 2),
                 )
+
+
+async def wait_for_requests(timeout: float) -> None:
+    """Let the requests still running (cancelled by the server past its grace period) finish answering."""
+    current = asyncio.current_task()
+    pending = [task for task in _in_flight if task is not current and not task.done()]
+    if pending:
+        await asyncio.wait(pending, timeout=timeout)
 
 
 def _incoming_request_id(scope: Scope) -> str | None:

@@ -86,16 +86,17 @@ async def test_an_exhausted_authentication_pool_answers_503_database_busy_quickl
         await pool.close()
 
 
-async def test_a_connection_the_server_terminated_is_an_outage() -> None:
-    # rule X5: "terminating connection due to administrator command" (a restart, a failover) -> unavailable
+async def test_a_connection_terminated_mid_request_is_an_outage() -> None:
+    # rule X5: the connection lost in the middle of a statement (a restart, a failover: "terminating connection
+    # due to administrator command") -> database_unavailable
     dsn = asyncpg_dsn(os.environ["DATABASE_URL"])
     victim, killer = await asyncpg.connect(dsn), await asyncpg.connect(dsn)
     try:
+        running = asyncio.create_task(victim.fetchval("SELECT pg_sleep(10)"))
+        await asyncio.sleep(0.2)
         await killer.execute("SELECT pg_terminate_backend($1)", victim.get_server_pid())
         with pytest.raises(Exception) as raised:
-            for _ in range(50):  # the termination arrives asynchronously
-                await victim.fetchval("SELECT 1")
-                await asyncio.sleep(0.02)
+            await asyncio.wait_for(running, 5)
         assert outage_code(raised.value) == DATABASE_UNAVAILABLE
     finally:
         victim.terminate()
