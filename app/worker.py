@@ -136,7 +136,8 @@ async def purge_expired(ctx: dict[str, Any]) -> None:
 class WorkerSettings:
     # `settle`: on demand (POST /v1/ops/settlements, `caseload settle`) and hourly; P5 makes overlaps harmless.
     functions = [
-        tracked(deliver_mail), relay_outbox_job, purge_expired, arq_function(tracked(settle_job), name="settle"),
+        # A mail is seconds of work: a killed worker's mail is redelivered after 70 s, not arq's 310.
+        arq_function(tracked(deliver_mail), name="deliver_mail", timeout=60), relay_outbox_job, purge_expired, arq_function(tracked(settle_job), name="settle"),
         tracked(analyze_import), tracked(finalize_import),
     ]
     cron_jobs = [

@@ -19,8 +19,15 @@ def redis_settings(url: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> RedisSetti
 
 
 def with_socket_timeout(pool: ArqRedis, timeout_s: float = DEFAULT_TIMEOUT_S) -> ArqRedis:
-    """arq sets only the connect timeout: add the read/write one, for this pool's connections old and new."""
+    """arq sets only the connect timeout: add the read/write one, for this pool's connections old and new.
+
+    Only the waits a request can meet are bounded here: a password or a database other than 0 still makes
+    the handshake send AUTH/SELECT under the pool's lock."""
     pool.connection_pool.connection_kwargs["socket_timeout"] = timeout_s
+    # redis-py's handshake (CLIENT SETINFO) runs under the pool's lock: on a frozen Redis each new connection
+    # would wait out a timeout there, one after the other, holding every other request back. Without it,
+    # connecting is the TCP connect alone, and each command waits its own timeout, no more.
+    pool.connection_pool.connection_kwargs.update(lib_name=None, lib_version=None)
     for conn in [*pool.connection_pool._available_connections, *pool.connection_pool._in_use_connections]:
         conn.socket_timeout = timeout_s
     return pool

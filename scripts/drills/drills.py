@@ -4,7 +4,7 @@
     python scripts/drills/drills.py pg-stop pg-crash    # some of them
 
 Drills: pg-stop (an administrator's shutdown), pg-crash (immediate stop: crash recovery), redis-restart
-(Redis shut down and restarted empty while jobs wait in it), kill-import and kill-finalize (the worker
+(Redis shut down and restarted empty while jobs wait in it), redis-freeze (SIGSTOP), kill-import and kill-finalize (the worker
 SIGKILLed mid-analysis / mid-finalize of a 50,000-row import), kill-settlement (SIGKILL mid-settlement),
 pool (both connection pools exhausted), shutdown (requests still running past the grace period).
 
@@ -181,6 +181,38 @@ async def redis_restart_empty() -> int:
     return figures.report()
 
 
+async def redis_frozen() -> int:
+    figures = Figures(f"redis-freeze (Redis stopped with SIGSTOP for {DOWN_S:.0f} s: it accepts connections, answers nothing)")
+    with stack("redis-freeze") as s:
+        group_id, token = await seed_practice(s)
+        load = Load(s.base_url, ops_for(group_id, token, login=True))
+        returned_at = 0.0
+        assert s.redis.process is not None
+
+        async def scenario() -> None:
+            nonlocal returned_at
+            await asyncio.sleep(3)
+            s.redis.process.send_signal(signal.SIGSTOP)  # type: ignore[union-attr]
+            await asyncio.sleep(DOWN_S)
+            s.redis.process.send_signal(signal.SIGCONT)  # type: ignore[union-attr]
+            returned_at = time.monotonic()
+            await asyncio.sleep(8)
+
+        await load.run_while(scenario())
+        figures.requests(load.outcomes, returned_at=returned_at)
+        frozen = [o for o in load.outcomes if o.ended > returned_at - DOWN_S and o.started < returned_at]
+        slowest = max((o.ended - o.started for o in frozen), default=0.0)
+        figures.values["slowest_request_during_freeze_s"] = round(slowest, 2)
+        by_op: dict[str, float] = {}
+        for o in frozen:
+            by_op[o.op] = round(max(by_op.get(o.op, 0.0), o.ended - o.started), 2)
+        figures.values["slowest_by_operation_s"] = by_op
+        figures.goal(slowest < 4, "no request held more than 4 s by a frozen Redis")
+        await check_writes(s, figures, load.outcomes)
+        await check_jobs(s, figures)
+    return figures.report()
+
+
 def import_csv(rows: int) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out)
@@ -299,6 +331,11 @@ async def worker_killed_during_settlement(sessions: int = 20_000, groups: int = 
 
         assert await wait_for(midway, 120, step=0.05) is not None, "settlement never started"
         paid_before, total = await progress()
+        conn = await connect(s)
+        try:
+            moving = await conn.fetchval("SELECT count(*) FROM payouts WHERE status NOT IN ('accruing', 'paid')")
+        finally:
+            await conn.close()
         await asyncio.to_thread(s.worker.kill)
         s.start_worker()
 
@@ -317,6 +354,7 @@ async def worker_killed_during_settlement(sessions: int = 20_000, groups: int = 
             await redis.aclose()
         figures.values["payouts"] = total
         figures.values["paid_when_killed"] = paid_before
+        figures.values["in_progress_when_killed"] = moving
         figures.values["all_paid_after_s"] = None if took is None else round(took, 1)
         figures.count("payouts_unpaid (stuck)", result["unpaid"])
         figures.count("payouts_wrong_sum", result["wrong_sums"])
@@ -393,6 +431,7 @@ DRILLS = {
     "pg-stop": lambda: postgres_outage("fast"),
     "pg-crash": lambda: postgres_outage("immediate"),
     "redis-restart": redis_restart_empty,
+    "redis-freeze": redis_frozen,
     "kill-import": lambda: worker_killed_during_import("import"),
     "kill-finalize": lambda: worker_killed_during_import("finalize"),
     "kill-settlement": worker_killed_during_settlement,
