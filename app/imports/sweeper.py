@@ -22,7 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core import audit, jobs
 
 log = structlog.get_logger("caseload.imports")
-STALE_AFTER_S = 30
+# Longer than the outbox reconciler's 15 s, so a job Redis lost is sent again by one of them, not both.
+STALE_AFTER_S = 20
 MAX_JOB_ATTEMPTS = 3
 SWEEP_BATCH = 100
 
