@@ -75,8 +75,11 @@ def tracked(function: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[
                 async with ctx["sessionmaker"]() as db:
                     await mark_done(db, job_id)
                     await db.commit()
-            except Exception as exc:  # the reconciler finds it again later: it ran, and runs harmlessly twice
+            except Exception as exc:
                 log.warning("job_done_mark_failed", function=function.__name__, error_type=type(exc).__name__)
+                if outage_code(exc) is not None:
+                    # Run again once PostgreSQL is back: the job finds its work done and this mark is made.
+                    raise Retry(defer=outage_backoff(ctx.get("job_try", 1))) from None
         return result
 
     return run

@@ -59,6 +59,10 @@ def outage_code(exc: BaseException) -> str | None:
             return DATABASE_BUSY
         if isinstance(current, asyncpg.InterfaceError) and "connection is closed" in str(current):
             return DATABASE_UNAVAILABLE
+        if isinstance(current, asyncpg.exceptions._base.InternalClientError) and "cannot switch to state" in str(current):
+            # What asyncpg raises on a connection the server terminated while it sat idle in a pool
+            # (PostgreSQL shut down or restarted): the connection is dead, not the code wrong.
+            return DATABASE_UNAVAILABLE
         if isinstance(current, sqlalchemy.exc.DBAPIError) and current.connection_invalidated:
             return DATABASE_UNAVAILABLE
         if isinstance(current, ConnectionError):  # refused, reset, broken pipe: sockets to PostgreSQL

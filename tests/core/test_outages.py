@@ -103,6 +103,22 @@ async def test_a_connection_terminated_mid_request_is_an_outage() -> None:
         await killer.close()
 
 
+async def test_a_pooled_connection_terminated_while_idle_is_an_outage() -> None:
+    # rule X5: PostgreSQL shut down while a pooled connection sat idle; its next statement fails, as an outage
+    dsn = asyncpg_dsn(os.environ["DATABASE_URL"])
+    victim, killer = await asyncpg.connect(dsn), await asyncpg.connect(dsn)
+    try:
+        await killer.execute("SELECT pg_terminate_backend($1)", victim.get_server_pid())
+        with pytest.raises(Exception) as raised:
+            for _ in range(50):  # the termination arrives asynchronously
+                await victim.fetchval("SELECT 1")
+                await asyncio.sleep(0.02)
+        assert outage_code(raised.value) == DATABASE_UNAVAILABLE
+    finally:
+        victim.terminate()
+        await killer.close()
+
+
 async def test_too_many_connections_is_database_busy_through_sqlalchemy() -> None:
     # rule X5: PostgreSQL's "too many connections" (SQLSTATE 53300) -> 503 database_busy, through the ORM's wrapping
     role = f"caseload_full_{uuid.uuid4().hex[:8]}"
