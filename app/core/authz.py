@@ -42,6 +42,7 @@ class Capability(StrEnum):
     PROVIDERS_REMOVE = "providers_remove"
     OWNERSHIP_TRANSFER = "ownership_transfer"
     API_KEYS = "api_keys"
+    BANK_ACCOUNT_CONFIRM = "bank_account_confirm"  # P8: a new payout account takes the owner's confirmation
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +82,7 @@ CAPABILITIES: dict[Capability, Rule] = {
     Capability.PROVIDERS_REMOVE: _ADMIN_NO_KEY,
     Capability.OWNERSHIP_TRANSFER: _OWNER,
     Capability.API_KEYS: _ADMIN_NO_KEY,
+    Capability.BANK_ACCOUNT_CONFIRM: _OWNER,
 }
 
 
