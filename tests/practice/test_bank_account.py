@@ -130,3 +130,62 @@ async def test_providers_and_partner_keys_are_refused_and_other_groups_get_404(c
     assert settings.status_code == 200 and settings.json()["bank_account"] is None
     assert settings.json()["pending_bank_account"] is None
     assert "4321" not in settings.text
+
+
+async def test_the_owner_is_mailed_every_change_with_who_which_last_four_and_how_to_refuse(
+    client: httpx.AsyncClient, db: AsyncSession, group: Group, admin: User, owner: User
+) -> None:
+    # rule P8: every change is mailed to the owner
+    response = await client.put(url(group), json=ACCOUNT, headers=await user_headers(db, admin))
+    assert response.status_code == 202
+    [mail] = await owner_mails(db, owner, "bank_account_confirm")
+    assert "4321" in mail.body_text and NUMBER not in mail.body_text
+    assert admin.email in mail.body_text and "Ada Admin" in mail.body_text
+    assert "/bank-account/refuse" in mail.body_text and "/bank-account/confirm" in mail.body_text
+    assert not [m for m in await mails_to(db, admin.email) if m.template.startswith("bank_account")]
+    assert (await confirm(client, db, group, owner)).status_code == 200
+    [decided] = await owner_mails(db, owner, "bank_account_decided")
+    assert "4321" in decided.body_text and "now in force" in decided.body_text
+
+
+async def test_only_the_owner_confirms_with_a_live_token(client: httpx.AsyncClient, db: AsyncSession, group: Group, admin: User,
+                                                         owner: User) -> None:
+    # rule P8: the confirmation is the owner's, through the mailed single-use link
+    admin_headers, owner_headers = await user_headers(db, admin), await user_headers(db, owner)
+    await client.put(url(group), json=ACCOUNT, headers=admin_headers)
+    [mail] = await owner_mails(db, owner, "bank_account_confirm")
+    token = confirmation_token(mail.body_text)
+    by_admin = await client.post(f"{url(group)}/confirm", json={"token": token}, headers=admin_headers)
+    assert by_admin.status_code == 403
+    forged = await client.post(f"{url(group)}/confirm", json={"token": "cbc_" + "x" * 43}, headers=owner_headers)
+    assert forged.status_code == 404 and forged.json()["code"] == "bank_confirmation_unknown"
+    await db.execute(text("UPDATE bank_account_changes SET expires_at = now() - interval '1 second' WHERE group_id = :g"), {"g": group.id})
+    expired = await client.post(f"{url(group)}/confirm", json={"token": token}, headers=owner_headers)
+    assert expired.status_code == 410 and expired.json()["code"] == "bank_confirmation_expired"
+    assert await raw_row(db, group) is None
+
+    # A newer change supersedes the one waiting: its link no longer works.
+    await client.put(url(group), json=ACCOUNT, headers=admin_headers)
+    await client.put(url(group), json={**ACCOUNT, "account_number": "55501234"}, headers=admin_headers)
+    first, second = [confirmation_token(m.body_text) for m in (await owner_mails(db, owner, "bank_account_confirm"))[1:]]
+    stale = await client.post(f"{url(group)}/confirm", json={"token": first}, headers=owner_headers)
+    assert stale.status_code == 409 and stale.json()["change_status"] == "superseded"
+    assert (await client.post(f"{url(group)}/confirm", json={"token": second}, headers=owner_headers)).status_code == 200
+    again = await client.post(f"{url(group)}/confirm", json={"token": second}, headers=owner_headers)
+    assert again.status_code == 409 and again.json()["code"] == "bank_confirmation_used"
+    assert (await raw_row(db, group))["account_last4"] == "1234"
+
+
+async def test_the_owner_refuses_a_change_and_the_account_in_force_stays(client: httpx.AsyncClient, db: AsyncSession, group: Group,
+                                                                         admin: User, owner: User) -> None:
+    # rule P8: refusing changes nothing but the change; both are audited
+    admin_headers = await user_headers(db, admin)
+    await client.put(url(group), json=ACCOUNT, headers=admin_headers)
+    await confirm(client, db, group, owner)
+    await client.put(url(group), json={**ACCOUNT, "account_number": "55501234"}, headers=admin_headers)
+    refused = await confirm(client, db, group, owner, "refuse")
+    assert refused.status_code == 200 and refused.json()["status"] == "refused"
+    settings = (await client.get(f"/v1/groups/{group.id}/settings", headers=admin_headers)).json()
+    assert settings["bank_account"]["account_last4"] == "4321" and settings["pending_bank_account"] is None
+    assert [e.actor_user_id for e in await audit_events(db, group, "bank_account.change_refused")] == [owner.id]
+    assert len(await audit_events(db, group, "bank_account.change_requested")) == 2
