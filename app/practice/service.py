@@ -403,7 +403,9 @@ async def set_bank_account(db: AsyncSession, actor: Actor, group_id: uuid.UUID, 
     """
     require(actor, Capability.BILLING_SETTINGS, group_id)
     now = _now()
-    # Locks the group's waiting change (if any): two changes at once leave one waiting.
+    # Two changes at once queue on the group's row (FOR NO KEY UPDATE: rows referencing the group are not
+    # blocked), so the second supersedes the first instead of colliding with it on the one-waiting index.
+    await db.execute(select(Group.id).where(Group.id == group_id).with_for_update(key_share=True))
     superseded = list(
         await db.scalars(
             update(BankAccountChange)

@@ -83,3 +83,23 @@ async def test_without_an_account_in_force_payouts_wait_with_that_reason(session
     assert (paid.status, paid.bank_account_last4, paid.failure_reason, paid.attempts) == ("paid", "4444", None, 1)
     async with sessionmaker() as db:
         assert (await upcoming_payouts(db, as_member(cast.admin, cast, is_admin=True), cast.group.id)).waiting_reason is None
+
+
+async def test_two_changes_at_once_leave_one_waiting(sessionmaker, bank: SimulatedBank) -> None:
+    # rule P8: concurrent changes queue; the later supersedes the earlier, neither fails
+    import asyncio
+
+    from sqlalchemy import text
+
+    cast = await seed(sessionmaker)
+
+    async def change(number: str) -> None:
+        async with sessionmaker() as db:
+            body = NEW.model_copy(update={"account_number": number})
+            await set_bank_account(db, as_member(cast.admin, cast, is_admin=True), cast.group.id, body)
+            await db.commit()
+
+    await asyncio.gather(change("000011112222"), change("000033334444"))
+    async with sessionmaker() as db:
+        statuses = sorted((await db.execute(text("SELECT status FROM bank_account_changes"))).scalars())
+    assert statuses == ["pending_owner_confirmation", "superseded"]
