@@ -15,7 +15,6 @@ from sqlalchemy import (
     and_,
     bindparam,
     delete,
-    exists,
     insert,
     or_,
     select,
