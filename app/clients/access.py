@@ -6,7 +6,9 @@ so "another group's client" and "another provider's client" are both simply not 
 
 import uuid
 
-from sqlalchemy import ColumnElement, exists, select
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, exists, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.auth import Actor
@@ -21,6 +23,22 @@ def on_roster_of(provider_user_id: uuid.UUID | None, *, active_only: bool = Fals
     if active_only:
         entry = entry.where(RosterEntry.archived_at.is_(None))
     return exists(entry)
+
+
+def provider_reads(
+    provider_user_id: uuid.UUID | None, client_id: ColumnElement[uuid.UUID] | uuid.UUID, created_at: ColumnElement[datetime]
+) -> ColumnElement[bool]:
+    """C10, the one rule for a provider's reach into a client's record: what was created while the client
+    was theirs. An active roster entry reaches everything; an archived one (archive, transfer, removal) what
+    existed up to its archiving, nothing created after. Documents, sessions and messages all read through it.
+    """
+    return exists(
+        select(RosterEntry.id).where(
+            RosterEntry.client_id == client_id,
+            RosterEntry.provider_user_id == provider_user_id,
+            or_(RosterEntry.archived_at.is_(None), RosterEntry.archived_at >= created_at),
+        )
+    )
 
 
 def visible_clients(grant: Grant) -> list[ColumnElement[bool]]:

@@ -374,7 +374,8 @@ async def archive_client(
             raise forbidden(Capability.CLIENTS)
         provider_id = actor.user_id
     entry = await _active_entry(db, client, provider_id)
-    entry.archived_at, entry.archived_by_user_id = func.now(), actor.user_id
+    # The statement's clock, not the transaction's start: C10 compares it with what others create meanwhile.
+    entry.archived_at, entry.archived_by_user_id = func.clock_timestamp(), actor.user_id
     await db.flush()
     await audit.record(db, actor, "client.archived", target_type="client", target_id=client.id, group_id=group_id,
                        provider_user_id=str(entry.provider_user_id))
@@ -397,7 +398,8 @@ async def transfer_client(
     # The receiving provider is checked as if the caller added the client there (any provider of the group).
     group_grant = Grant(group_id=group_id, reach=Reach.GROUP, role=grant.role, actor=actor)
     await provider_for(db, group_grant, to_provider_id)
-    entry.archived_at, entry.archived_by_user_id = func.now(), actor.user_id
+    # The statement's clock, not the transaction's start: C10 compares it with what others create meanwhile.
+    entry.archived_at, entry.archived_by_user_id = func.clock_timestamp(), actor.user_id
     await db.flush()
     user = await db.get(User, client.user_id)
     assert user is not None

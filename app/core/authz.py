@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from enum import Enum, StrEnum
 
 from app.core.auth import Actor, GroupRole
-from app.core.errors import forbidden, not_found
+from app.core.errors import Problem, forbidden, not_found
 
 
 class Reach(Enum):
@@ -42,6 +42,7 @@ class Capability(StrEnum):
     PROVIDERS_REMOVE = "providers_remove"
     OWNERSHIP_TRANSFER = "ownership_transfer"
     API_KEYS = "api_keys"
+    BANK_ACCOUNT_CONFIRM = "bank_account_confirm"  # P8: a new payout account takes the owner's confirmation
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +82,7 @@ CAPABILITIES: dict[Capability, Rule] = {
     Capability.PROVIDERS_REMOVE: _ADMIN_NO_KEY,
     Capability.OWNERSHIP_TRANSFER: _OWNER,
     Capability.API_KEYS: _ADMIN_NO_KEY,
+    Capability.BANK_ACCOUNT_CONFIRM: _OWNER,
 }
 
 
@@ -113,14 +115,37 @@ def reach(role: GroupRole, rule: Rule) -> Reach:
     return Reach.NONE
 
 
+def email_unverified() -> Problem:
+    return Problem(
+        409,
+        "email_unverified",
+        "Verify your email address before acting as an owner or admin: follow the link we mailed you, or ask for "
+        "a new one with POST /v1/auth/resend-verification.",
+    )
+
+
+def require_verified(actor: Actor) -> None:
+    """A9: power (money, access, settings, creating a group) needs an account whose email is verified.
+
+    A stolen or mistyped sign-up must not be able to receive payouts or hand out access. API keys are
+    created by a verified admin and act for the group, so they pass.
+    """
+    if actor.kind == "user" and not actor.email_verified:
+        raise email_unverified()
+
+
 def require(
     actor: Actor, capability: Capability, group_id: uuid.UUID, *, provider_user_id: uuid.UUID | None = None
 ) -> Grant:
     """Allow `capability` in the group, optionally on work belonging to `provider_user_id`."""
     role = membership(actor, group_id)
-    granted = reach(role, CAPABILITIES[capability])
+    rule = CAPABILITIES[capability]
+    granted = reach(role, rule)
     if granted is Reach.NONE or (
         granted is Reach.OWN and provider_user_id is not None and provider_user_id != actor.user_id
     ):
         raise forbidden(capability)
+    # A9: the admin-only capabilities are the owner's and admins' power over money, access and settings.
+    if rule.provider is Reach.NONE:
+        require_verified(actor)
     return Grant(group_id=group_id, reach=granted, role=role, actor=actor)

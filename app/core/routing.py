@@ -12,7 +12,8 @@ from fastapi.routing import APIRoute
 from starlette.responses import Response
 
 from app.config import get_settings
-from app.core.authz import Capability
+from app.core.authz import CAPABILITIES, Capability, Reach
+from app.core.errors import problem_responses
 from app.core.idempotency import store_response
 
 # Routes that are not group capabilities say who they are for instead.
@@ -46,4 +47,8 @@ def router(prefix: str, tag: str) -> APIRouter:
 
 def allowed(who: Capability | str) -> dict[str, Any]:
     """`@router.get(..., **allowed(Capability.RATES))`: declares the capability the route needs."""
-    return {"openapi_extra": {"x-capability": str(who)}}
+    extra: dict[str, Any] = {"x-capability": str(who)}
+    if isinstance(who, Capability) and CAPABILITIES[who].provider is Reach.NONE:
+        # authz.require answers 409 `email_unverified` to an unverified owner or admin on these.
+        extra["responses"] = {"409": problem_responses(409)[409]}
+    return {"openapi_extra": extra}

@@ -2,7 +2,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, Request, Response
+from fastapi import Depends, Query, Request, Response
 from starlette.datastructures import UploadFile
 from starlette.responses import StreamingResponse
 
@@ -10,7 +10,7 @@ from app.config import get_settings
 from app.core.auth import CurrentActor
 from app.core.authz import Capability
 from app.core.db import DB
-from app.core.errors import problem_responses
+from app.core.errors import Problem, problem_responses
 from app.core.idempotency import Idempotent
 from app.core.pagination import Page, PageQuery
 from app.core.routing import allowed, router
@@ -42,6 +42,23 @@ async def uploaded_file(request: Request) -> AsyncIterator[UploadFile | None]:
 
 
 Upload = Annotated[UploadFile | None, Depends(uploaded_file)]
+_CATEGORIES = ("clinical", "administrative", "billing", "psychotherapy_note", "message")
+
+
+async def uploaded_category(request: Request, _: Upload) -> str:
+    """The form's optional `category` field (the form is parsed once, by `uploaded_file`)."""
+    value = (await request.form()).get("category")
+    if value is None or value == "":
+        return "clinical"
+    if not isinstance(value, str) or value not in _CATEGORIES:
+        raise Problem(
+            422, "validation_failed", "Some fields are missing or invalid; see `errors`.", title="Unprocessable Content",
+            errors=[{"field": "body.category", "message": f"one of {', '.join(_CATEGORIES)}", "type": "enum"}],
+        )
+    return value
+
+
+Category = Annotated[str, Depends(uploaded_category)]
 
 
 @documents_router.post(
@@ -56,23 +73,36 @@ async def upload_document(
     group_id: uuid.UUID,
     client_id: uuid.UUID,
     upload: Upload,
+    category: Category,
     actor: CurrentActor,
     db: DB,
     storage: StorageDep,
     response: Response,
 ) -> schemas.DocumentOut:
-    """Attach a document to a client (multipart field `file`); its type is read from the content."""
-    document = await service.upload_document(db, storage, actor, group_id, client_id, upload)
+    """Attach a document to a client (multipart field `file`, optional `category`); its type is read from the content.
+
+    Psychotherapy notes and messages can be filed only by a provider who has the client on their roster.
+    """
+    document = await service.upload_document(db, storage, actor, group_id, client_id, upload, category)
     response.headers["Location"] = f"/v1/groups/{group_id}/clients/{client_id}/documents/{document.id}"
     return schemas.DocumentOut.model_validate(document)
 
 
 @documents_router.get("", responses=problem_responses(401, 403, 404, 422), **allowed(Capability.CLIENTS))
 async def list_documents(
-    group_id: uuid.UUID, client_id: uuid.UUID, actor: CurrentActor, db: DB, page: PageQuery
+    group_id: uuid.UUID,
+    client_id: uuid.UUID,
+    actor: CurrentActor,
+    db: DB,
+    page: PageQuery,
+    category: Annotated[schemas.DocumentCategory | None, Query(description="Only documents of this category.")] = None,
 ) -> Page[schemas.DocumentOut]:
-    """A client's documents, newest first."""
-    documents, next_cursor = await service.list_documents(db, actor, group_id, client_id, page)
+    """A client's documents that the caller may see, newest first.
+
+    Psychotherapy notes and messages are listed only to the client's treating providers. A provider whose client
+    moved to another provider keeps seeing what was added while the client was theirs, nothing added later.
+    """
+    documents, next_cursor = await service.list_documents(db, actor, group_id, client_id, page, category=category)
     return Page(items=[schemas.DocumentOut.model_validate(d) for d in documents], next_cursor=next_cursor)
 
 

@@ -6,6 +6,13 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.documents.content import ALLOWED_DESCRIPTION, ALLOWED_TYPES
 
+DocumentCategory = Literal["clinical", "administrative", "billing", "psychotherapy_note", "message"]
+CATEGORY_DESCRIPTION = (
+    "`clinical` (the default), `administrative`, `billing`, `psychotherapy_note` or `message` (a secure message "
+    "brought in by an import). Psychotherapy notes and messages are filed, listed and read only by the client's "
+    "treating providers: admins and API keys never see them, not even their names."
+)
+
 
 class DocumentOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -22,7 +29,8 @@ class DocumentOut(BaseModel):
     )
     size_bytes: int
     sha256: str = Field(description="Hex SHA-256 of the content, to check a download against.")
-    source: Literal["upload", "import"] = Field(description="`import`: attached by a SimplePractice import (I9).")
+    source: Literal["upload", "import"] = Field(description="`import`: attached by a SimplePractice import.")
+    category: DocumentCategory = Field(description=CATEGORY_DESCRIPTION)
     uploaded_by_user_id: uuid.UUID | None = Field(description="Null when a partner's API key or an import attached it.")
     created_at: datetime
 
@@ -47,7 +55,13 @@ UPLOAD_REQUEST_BODY: dict[str, Any] = {
                         "format": "binary",
                         "description": f"One file: {ALLOWED_DESCRIPTION}. The type is read from the content; the "
                         "declared type and name are not trusted.",
-                    }
+                    },
+                    "category": {
+                        "type": "string",
+                        "enum": ["clinical", "administrative", "billing", "psychotherapy_note", "message"],
+                        "default": "clinical",
+                        "description": CATEGORY_DESCRIPTION,
+                    },
                 },
             }
         }

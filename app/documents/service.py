@@ -1,4 +1,8 @@
-"""Client documents (C7, I9): clinical attachments, seen by those who may see the client.
+"""Client documents (C7, C9, C10, I9): a client's documents, seen by those who may see the client.
+
+Psychotherapy notes and secure messages (C9) are seen only by the client's treating providers, and a
+provider whose roster entry is archived sees only what existed until then (C10): both are WHERE clauses
+(`visible_documents`), so a document the caller may not see is simply not found, name included.
 
 The bytes go to storage before the row is written, so a row never points at nothing; a transaction
 that fails after that leaves an unreferenced object behind, which costs space but shows nothing.
@@ -10,14 +14,15 @@ import uuid
 from collections.abc import AsyncIterator
 
 import structlog
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, false, func, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import UploadFile
 
-from app.clients.access import visible_client
+from app.clients.access import provider_reads, visible_client
 from app.config import get_settings
 from app.core import audit
 from app.core.auth import Actor
+from app.core.authz import Grant, Reach
 from app.core.errors import Problem, not_found
 from app.core.pagination import PageParams, paginate
 from app.core.storage import ObjectNotFound, Storage
@@ -28,7 +33,8 @@ from app.documents.content import (
     detect_type,
     safe_file_name,
 )
-from app.models import ClientDocument
+from app.models import ClientDocument, RosterEntry
+from app.models.clients import DOCUMENT_CATEGORIES, RESTRICTED_DOCUMENT_CATEGORIES
 
 log = structlog.get_logger("caseload.documents")
 DOCUMENT_SOURCES = ("upload", "import")
@@ -61,6 +67,43 @@ def empty_document() -> Problem:
     )
 
 
+def restricted_refused() -> Problem:
+    return Problem(
+        403,
+        "restricted_document_category",
+        "Psychotherapy notes and messages are filed and read only by the client's treating providers "
+        "(a provider with the client on their roster). File this document under another category, or ask "
+        "the treating provider to add it.",
+        restricted_categories=list(RESTRICTED_DOCUMENT_CATEGORIES),
+    )
+
+
+def not_on_roster() -> Problem:
+    return Problem(
+        409,
+        "client_not_on_your_roster",
+        "This client is no longer on your roster: you keep reading what was added while they were, but you cannot "
+        "add documents. Ask the client's current provider or an admin.",
+    )
+
+
+def visible_documents(grant: Grant) -> list[ColumnElement[bool]]:
+    """The documents of the grant's group the caller may see (C9, C10), as WHERE clauses.
+
+    A treating provider is one whose roster entry for the client reaches the document (app.clients.access.
+    provider_reads: active, or archived after the document was created). Admins (whole group) see every
+    document but the restricted categories, unless they treat the client themselves; API keys never see those.
+    """
+    user_id = grant.actor.user_id
+    treating = provider_reads(user_id, ClientDocument.client_id, ClientDocument.created_at) if user_id else false()
+    clauses: list[ColumnElement[bool]] = [ClientDocument.group_id == grant.group_id]
+    if grant.reach is Reach.GROUP:
+        clauses.append(or_(not_(ClientDocument.category.in_(RESTRICTED_DOCUMENT_CATEGORIES)), treating))
+    else:
+        clauses.append(treating)
+    return clauses
+
+
 def storage_key(group_id: uuid.UUID, client_id: uuid.UUID, document_id: uuid.UUID) -> str:
     return f"groups/{group_id}/clients/{client_id}/{document_id}"
 
@@ -81,6 +124,7 @@ async def attach_document(
     source: str,
     uploaded_by: uuid.UUID | None,
     actor: Actor | None = None,
+    category: str = "clinical",
 ) -> ClientDocument:
     """Store `data` as a document of the client and audit it (R2).
 
@@ -92,6 +136,8 @@ async def attach_document(
     """
     if source not in DOCUMENT_SOURCES:
         raise ValueError(f"source must be one of {DOCUMENT_SOURCES}")
+    if category not in DOCUMENT_CATEGORIES:
+        raise ValueError(f"category must be one of {DOCUMENT_CATEGORIES}")
     limit = get_settings().max_document_bytes
     if not data:
         raise empty_document()
@@ -117,6 +163,7 @@ async def attach_document(
             sha256=digest,
             storage_key=key,
             source=source,
+            category=category,
             uploaded_by_user_id=uploaded_by,
             # The wall clock, not the transaction's start: documents attached in one transaction
             # (an import) keep the order they were attached in.
@@ -134,6 +181,7 @@ async def attach_document(
             group_id=group_id,
             client_id=str(client_id),
             source=source,
+            category=category,
         )
     except BaseException:
         await _discard(storage, key)
@@ -155,9 +203,25 @@ async def upload_document(
     group_id: uuid.UUID,
     client_id: uuid.UUID,
     upload: UploadFile | None,
+    category: str = "clinical",
 ) -> ClientDocument:
-    """C7: a provider (own roster), an admin or the group's API key attaches a document to a client."""
-    client, _ = await visible_client(db, actor, group_id, client_id)
+    """C7: a provider (own roster), an admin or the group's API key attaches a document to a client.
+
+    C9: a psychotherapy note or message is filed only by a provider with the client on their active roster
+    (who alone will read it); C10: a provider whose entry is archived adds nothing.
+    """
+    client, grant = await visible_client(db, actor, group_id, client_id)
+    restricted = category in RESTRICTED_DOCUMENT_CATEGORIES
+    if restricted or grant.reach is Reach.OWN:
+        active = await db.scalar(
+            select(RosterEntry.id).where(
+                RosterEntry.client_id == client.id,
+                RosterEntry.provider_user_id == actor.user_id,
+                RosterEntry.archived_at.is_(None),
+            ).limit(1)
+        ) if actor.user_id else None
+        if active is None:
+            raise restricted_refused() if restricted and grant.reach is Reach.GROUP else not_on_roster()
     if upload is None:
         raise Problem(
             422,
@@ -181,14 +245,23 @@ async def upload_document(
         source="upload",
         uploaded_by=actor.user_id,
         actor=actor,
+        category=category,
     )
 
 
 async def list_documents(
-    db: AsyncSession, actor: Actor, group_id: uuid.UUID, client_id: uuid.UUID, page: PageParams
+    db: AsyncSession,
+    actor: Actor,
+    group_id: uuid.UUID,
+    client_id: uuid.UUID,
+    page: PageParams,
+    *,
+    category: str | None = None,
 ) -> tuple[list[ClientDocument], str | None]:
-    client, _ = await visible_client(db, actor, group_id, client_id)
-    stmt = select(ClientDocument).where(ClientDocument.group_id == group_id, ClientDocument.client_id == client.id)
+    client, grant = await visible_client(db, actor, group_id, client_id)
+    stmt = select(ClientDocument).where(ClientDocument.client_id == client.id, *visible_documents(grant))
+    if category is not None:
+        stmt = stmt.where(ClientDocument.category == category)
     documents, next_cursor = await paginate(
         db, stmt, page, keys=(ClientDocument.created_at, ClientDocument.id), descending=True
     )
@@ -205,10 +278,10 @@ async def open_document(
     document_id: uuid.UUID,
 ) -> tuple[ClientDocument, AsyncIterator[bytes]]:
     """The document and its bytes, already opened: a missing object fails here, before any header is sent."""
-    client, _ = await visible_client(db, actor, group_id, client_id)
+    client, grant = await visible_client(db, actor, group_id, client_id)
     document = await db.scalar(
         select(ClientDocument).where(
-            ClientDocument.id == document_id, ClientDocument.group_id == group_id, ClientDocument.client_id == client.id
+            ClientDocument.id == document_id, ClientDocument.client_id == client.id, *visible_documents(grant)
         )
     )
     if document is None:

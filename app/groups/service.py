@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import audit
 from app.core.auth import Actor
-from app.core.authz import Capability, require
+from app.core.authz import Capability, require, require_verified
 from app.core.errors import Problem, not_found
 from app.core.pagination import PageParams, paginate
 from app.groups.schemas import GroupCreate
@@ -18,6 +18,7 @@ from app.users.service import find_user_by_email
 
 async def create_group(db: AsyncSession, actor: Actor, body: GroupCreate) -> tuple[Group, list[AdminGrant]]:
     """G3: the group, its owner, admins and providers in one transaction; the caller owns it (staff: `owner`)."""
+    require_verified(actor)
     if body.owner is not None and not actor.is_staff:
         raise Problem(
             422,

@@ -154,6 +154,17 @@ async def finalize(db: AsyncSession, storage: Storage, imp: ClientImport, actor:
     return result
 
 
+# C9: what the export's folders hold, as the documents' categories. Psychotherapy notes and secure messages
+# are restricted; billing documents are not read from the export.
+EXPORT_CATEGORIES = {
+    "medical_records": "clinical",
+    "stored_documents": "clinical",
+    "administrative": "administrative",
+    "psychotherapy_notes": "psychotherapy_note",
+    "secure_messages": "message",
+}
+
+
 async def _attach_documents(db: AsyncSession, storage: Storage, imp: ClientImport, actor: Actor | None) -> tuple[int, int]:
     """I9: the export's documents onto the clients' attachments (source `import`)."""
     driver = await driver_connection(db)
@@ -178,6 +189,8 @@ async def _attach_documents(db: AsyncSession, storage: Storage, imp: ClientImpor
                 await attach_document(
                     db, storage, group_id=imp.group_id, client_id=row["client_id"], file_name=document["file_name"],
                     content_type=None, data=content, source="import", uploaded_by=imp.finalized_by_user_id, actor=actor,
+                    # An unknown folder is filed as the most guarded kind, never as an ordinary one.
+                    category=EXPORT_CATEGORIES.get(document.get("category"), "psychotherapy_note"),
                 )
                 attached += 1
             except (Problem, ImportRejected) as why:

@@ -203,7 +203,8 @@ async def list_rows(
     candidates = await _candidates(db, grant, {cid for row in rows for cid in row.candidate_client_ids})
     await audit.record(db, actor, "import.rows_read", target_type="client_import", target_id=imp.id, group_id=group_id,
                        rows=len(rows))
-    return [row_out(row, candidates) for row in rows], next_cursor
+    restricted = actor.user_id == imp.provider_user_id
+    return [row_out(row, candidates, restricted=restricted) for row in rows], next_cursor
 
 
 async def _candidates(db: AsyncSession, grant: Grant, ids: set[uuid.UUID]) -> dict[uuid.UUID, schemas.Candidate]:
@@ -218,7 +219,11 @@ async def _candidates(db: AsyncSession, grant: Grant, ids: set[uuid.UUID]) -> di
     return {c.id: schemas.Candidate(client_id=c.id, first_name=c.first_name, last_name=c.last_name, email=c.email) for c in found}
 
 
-def row_out(row: Row, candidates: dict[uuid.UUID, schemas.Candidate]) -> schemas.ImportRowOut:
+# C9: the names of psychotherapy notes and secure messages are shown only to the provider whose export it is.
+_RESTRICTED_EXPORT_FOLDERS = ("psychotherapy_notes", "secure_messages")
+
+
+def row_out(row: Row, candidates: dict[uuid.UUID, schemas.Candidate], *, restricted: bool = False) -> schemas.ImportRowOut:
     return schemas.ImportRowOut(
         id=row.id, line=row.line, source_ref=row.source_ref, first_name=row.first_name, last_name=row.last_name,
         email=row.email, phone=row.phone, phone_e164=row.phone_e164,
@@ -226,7 +231,8 @@ def row_out(row: Row, candidates: dict[uuid.UUID, schemas.Candidate]) -> schemas
         badges=list(row.badges), invalid_reason=row.invalid_reason, selected=row.selected,
         matched_client_id=row.matched_client_id,
         candidates=[candidates[c] for c in row.candidate_client_ids if c in candidates],
-        documents=[schemas.RowDocument(file_name=d["file_name"], size=d["size"], category=d["category"]) for d in row.documents],
+        documents=[schemas.RowDocument(file_name=d["file_name"], size=d["size"], category=d["category"]) for d in row.documents
+                   if restricted or d["category"] not in _RESTRICTED_EXPORT_FOLDERS],
         outcome=row.outcome,  # type: ignore[arg-type]
         client_id=row.client_id,
     )
@@ -279,7 +285,7 @@ async def update_row(
     if matched_by_hand:
         await audit.record(db, actor, "import.row_matched", target_type="client_import", target_id=imp.id, group_id=group_id,
                            row_id=row.id, client_id=str(row.matched_client_id))
-    return row_out(row, candidates)
+    return row_out(row, candidates, restricted=actor.user_id == imp.provider_user_id)
 
 
 async def select_class(

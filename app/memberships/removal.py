@@ -132,7 +132,7 @@ async def remove_provider(db: AsyncSession, actor: Actor, group_id: uuid.UUID, u
     archived = await db.execute(
         update(RosterEntry)
         .where(RosterEntry.group_id == group_id, RosterEntry.provider_user_id == user_id, RosterEntry.archived_at.is_(None))
-        .values(archived_at=func.now(), archived_by_user_id=actor.user_id)
+        .values(archived_at=func.clock_timestamp(), archived_by_user_id=actor.user_id)  # C10: as archive_client
     )
     ended = await db.execute(
         update(type(membership))

@@ -34,7 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.clients.access import on_roster_of
+from app.clients.access import on_roster_of, provider_reads
 from app.config import get_settings
 from app.core import audit
 from app.core.auth import Actor
@@ -359,6 +359,9 @@ async def _read(
         .values({marker.key: func.greatest(marker, newest_seen)})
     )
     stmt = select(Message).where(Message.conversation_id == conversation.id)
+    if side == "provider":
+        # C10: a provider whose roster entry is archived reads what was written while the client was theirs.
+        stmt = stmt.where(provider_reads(conversation.provider_user_id, conversation.client_id, Message.created_at))
     messages, next_cursor = await paginate(db, stmt, page, keys=(Message.id,), descending=True)
     await audit.record(
         db,

@@ -17,7 +17,7 @@ from app.models.idempotency import IdempotencyRecord
 from app.models.imports import ClientImport, ImportRow
 from app.models.outbox import MailMessage, OutboxJob
 from app.models.payouts import EarningLine, Payout
-from app.models.practice import BankAccount, IdentityVerification, Rate
+from app.models.practice import BankAccount, BankAccountChange, IdentityVerification, Rate
 from app.models.providers import IntakeForm, PracticeLocation, ProviderProfile
 from app.models.sessions import TherapySession
 from app.models.users import AuthSession, EmailVerificationToken, User
@@ -41,6 +41,7 @@ __all__ = [
     "AuditEvent",
     "AuthSession",
     "BankAccount",
+    "BankAccountChange",
     "CancellationPolicy",
     "EmailVerificationToken",
     "Group",

@@ -144,11 +144,19 @@ class Acknowledgement(Base):
     ip: Mapped[str | None] = mapped_column(INET)
 
 
+DOCUMENT_CATEGORIES = ("clinical", "administrative", "billing", "psychotherapy_note", "message")
+# C9: read and listed only by the client's treating providers (never admins or API keys).
+RESTRICTED_DOCUMENT_CATEGORIES = ("psychotherapy_note", "message")
+
+
 class ClientDocument(Base):
-    """C7, I9: a clinical attachment; the bytes live in storage under `storage_key`."""
+    """C7, I9: a client's document; the bytes live in storage under `storage_key`."""
 
     __tablename__ = "client_documents"
-    __table_args__ = (Index("ix_client_documents_client_id_created_at", "client_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_client_documents_client_id_created_at", "client_id", "created_at"),
+        CheckConstraint(f"category IN {DOCUMENT_CATEGORIES!r}", name="category"),
+    )
 
     id: Mapped[uuid.UUID] = uuid_pk()
     group_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"))
@@ -159,6 +167,7 @@ class ClientDocument(Base):
     sha256: Mapped[bytes] = mapped_column(LargeBinary(32))
     storage_key: Mapped[str] = mapped_column(String(300))
     source: Mapped[str] = mapped_column(String(20), server_default="upload")
+    category: Mapped[str] = mapped_column(String(20), server_default="clinical", default="clinical")
     uploaded_by_user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = stamped_now()
 

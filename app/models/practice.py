@@ -9,6 +9,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     CheckConstraint,
+    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -63,6 +64,46 @@ class BankAccount(Base):
     account_type: Mapped[str] = mapped_column(String(10))
     updated_at: Mapped[datetime] = stamped_now()
     updated_by_user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # P8: the row here is the account in force; it got here only through the owner's confirmation.
+    confirmed_at: Mapped[datetime] = stamped_now()
+
+
+class BankAccountChange(Base):
+    """P8: a new or changed payout account, held until the owner confirms it through a mailed single-use link.
+
+    The account in force (`bank_accounts`) keeps receiving payouts meanwhile. One change waits per group:
+    a newer one supersedes it. Rows are kept as the history of every change.
+    """
+
+    __tablename__ = "bank_account_changes"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('pending_owner_confirmation', 'confirmed', 'refused', 'superseded')", name="status"
+        ),
+        Index(
+            "uq_bank_account_changes_pending",
+            "group_id",
+            unique=True,
+            postgresql_where=text("status = 'pending_owner_confirmation'"),
+        ),
+        Index("ix_bank_account_changes_group_id_requested_at", "group_id", "requested_at"),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    group_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"))
+    account_holder_name: Mapped[str] = mapped_column(String(200))
+    routing_number: Mapped[str] = mapped_column(String(9))
+    account_number_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    account_last4: Mapped[str] = mapped_column(String(4))
+    account_type: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(30), server_default="pending_owner_confirmation", default="pending_owner_confirmation")
+    # The mailed link's secret, stored only as its SHA-256 (core/tokens.py).
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    requested_at: Mapped[datetime] = stamped_now()
+    requested_by_user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    decided_at: Mapped[datetime | None] = timestamp()
+    decided_by_user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
 
 class IdentityVerification(Base):

@@ -80,6 +80,12 @@ class UpcomingPayouts(BaseModel):
     """The accruing payouts (pay periods still open), soonest pay date first, per clinician."""
 
     items: list[UpcomingPayout]
+    waiting_reason: str | None = Field(
+        None,
+        description="Why these payouts would not leave on their pay date as things stand: no bank account on file, or a "
+        "new one waiting for the owner's confirmation (starts with `pending_owner_confirmation`). Null when an "
+        "account is in force.",
+    )
 
 
 class PaymentOut(BaseModel):

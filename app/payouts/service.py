@@ -9,7 +9,7 @@ from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, Select, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -19,7 +19,18 @@ from app.core.authz import Capability, require
 from app.core.errors import not_found
 from app.core.jobs import enqueue
 from app.core.pagination import PageParams, paginate
-from app.models import Client, EarningLine, Group, IdentityVerification, Payout, TherapySession, User
+from app.models import (
+    BankAccount,
+    BankAccountChange,
+    Client,
+    EarningLine,
+    Group,
+    IdentityVerification,
+    Payout,
+    TherapySession,
+    User,
+)
+from app.payouts.settlement import NO_BANK_ACCOUNT, PENDING_OWNER_CONFIRMATION
 from app.payouts.schemas import (
     ClinicianSubtotal,
     PaymentOut,
@@ -160,7 +171,22 @@ async def upcoming_payouts(db: AsyncSession, actor: Actor, group_id: uuid.UUID) 
                 subtotals=subtotals,
             )
         )
-    return UpcomingPayouts(items=items)
+    return UpcomingPayouts(items=items, waiting_reason=await _waiting_reason(db, group_id))
+
+
+async def _waiting_reason(db: AsyncSession, group_id: uuid.UUID) -> str | None:
+    """P8, as settlement judges it (app.payouts.settlement): no confirmed account means payouts wait."""
+    row = (
+        await db.execute(
+            select(
+                exists().where(BankAccount.group_id == group_id),
+                exists().where(BankAccountChange.group_id == group_id, BankAccountChange.status == "pending_owner_confirmation"),
+            )
+        )
+    ).one()
+    if row[0]:
+        return None
+    return PENDING_OWNER_CONFIRMATION if row[1] else NO_BANK_ACCOUNT
 
 
 async def list_payments(

@@ -21,8 +21,10 @@ each committed, safe to interrupt and rerun, and safe in two workers at once:
    payout still waits on that transfer, so two pollers at once record it once.
 
 A payout's amount never changes once it has left `accruing`: lines only add to accruing payouts.
-Groups without a bank account keep their payouts `scheduled`, with `failure_reason` saying so; the run
-goes on with the others and the payout leaves with the first run after an account is added.
+Groups without a bank account in force keep their payouts `scheduled`, with `failure_reason` saying so
+(no account, or a new one still waiting for the owner's confirmation: P8); the run goes on with the others
+and the payout leaves with the first run after the owner confirms one. `bank_accounts` holds only confirmed
+accounts (a change waits in `bank_account_changes`), so sending reads it as before.
 """
 
 import time
@@ -44,6 +46,10 @@ log = structlog.get_logger("caseload.settlement")
 
 BANK_ACCOUNT_NUMBER = "bank_account_number"  # app/practice/service.py encrypts under this purpose
 NO_BANK_ACCOUNT = "No bank account on file: the payout waits until the group adds one (PUT /v1/groups/{group_id}/bank-account)."
+PENDING_OWNER_CONFIRMATION = (
+    "pending_owner_confirmation: the new bank account waits for the owner to confirm it through the link mailed to "
+    "them; the payout leaves with the first settlement after that."
+)
 
 
 @dataclass
@@ -108,13 +114,17 @@ SELECT (SELECT coalesce(sum(lines), 0) FROM sums) AS lines,
 
 MARK_NO_BANK_ACCOUNT = """
 WITH waiting AS (
-    SELECT p.id, p.failure_reason FROM payouts p
+    SELECT p.id, p.failure_reason,
+           CASE WHEN EXISTS (SELECT 1 FROM bank_account_changes c
+                              WHERE c.group_id = p.group_id AND c.status = 'pending_owner_confirmation')
+                THEN $2 ELSE $1 END AS reason
+      FROM payouts p
      WHERE p.status = 'scheduled' AND NOT EXISTS (SELECT 1 FROM bank_accounts b WHERE b.group_id = p.group_id)
 ),
 marked AS (
-    UPDATE payouts p SET failure_reason = $1, updated_at = now()
+    UPDATE payouts p SET failure_reason = w.reason, updated_at = now()
       FROM waiting w
-     WHERE p.id = w.id AND w.failure_reason IS DISTINCT FROM $1
+     WHERE p.id = w.id AND w.failure_reason IS DISTINCT FROM w.reason
 )
 SELECT count(*) FROM waiting
 """
@@ -192,7 +202,7 @@ async def build_payouts(
         result.amounts_corrected += len(checked["corrected"])
         for payout_id in checked["corrected"]:
             log.error("payout_amount_corrected_to_sum_of_lines", payout_id=str(payout_id))
-    result.waiting_for_bank_account = await driver.fetchval(MARK_NO_BANK_ACCOUNT, NO_BANK_ACCOUNT)
+    result.waiting_for_bank_account = await driver.fetchval(MARK_NO_BANK_ACCOUNT, NO_BANK_ACCOUNT, PENDING_OWNER_CONFIRMATION)
     return result
 
 

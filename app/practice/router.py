@@ -45,14 +45,50 @@ async def replace_rates(
 
 
 @practice_router.put(
-    "/bank-account", responses=problem_responses(401, 403, 404, 422), **allowed(Capability.BILLING_SETTINGS)
+    "/bank-account",
+    status_code=202,
+    summary="Set the payout bank account (held until the owner confirms it)",
+    responses=problem_responses(401, 403, 404, 422),
+    **allowed(Capability.BILLING_SETTINGS),
 )
 async def set_bank_account(
     group_id: uuid.UUID, body: schemas.BankAccountIn, actor: CurrentActor, db: DB
+) -> schemas.BankAccountChangeOut:
+    """Ask for payouts to go to a new bank account. The owner is mailed a single-use link and the account takes
+    effect only once they confirm it (`POST .../bank-account/confirm`); until then the account already on file keeps
+    receiving payouts, or payouts wait when there is none. A newer request replaces one still waiting. The number is
+    stored encrypted and only its last four are returned."""
+    change = await service.set_bank_account(db, actor, group_id, body)
+    return schemas.BankAccountChangeOut.model_validate(change)
+
+
+@practice_router.post(
+    "/bank-account/confirm",
+    summary="Confirm a new payout bank account (owner)",
+    responses=problem_responses(401, 403, 404, 409, 410, 422),
+    **allowed(Capability.BANK_ACCOUNT_CONFIRM),
+)
+async def confirm_bank_account(
+    group_id: uuid.UUID, body: schemas.BankConfirmationIn, actor: CurrentActor, db: DB
 ) -> schemas.BankAccountSummary:
-    """Set the bank account payouts go to; the number is stored encrypted and only its last four are returned."""
-    account = await service.set_bank_account(db, actor, group_id, body)
+    """The practice's owner, logged in, confirms the waiting account with the token of the link mailed to them;
+    payouts go to it from the next settlement on."""
+    account = await service.confirm_bank_account(db, actor, group_id, body.token)
     return schemas.BankAccountSummary.model_validate(account)
+
+
+@practice_router.post(
+    "/bank-account/refuse",
+    summary="Refuse a new payout bank account (owner)",
+    responses=problem_responses(401, 403, 404, 409, 410, 422),
+    **allowed(Capability.BANK_ACCOUNT_CONFIRM),
+)
+async def refuse_bank_account(
+    group_id: uuid.UUID, body: schemas.BankConfirmationIn, actor: CurrentActor, db: DB
+) -> schemas.BankAccountChangeOut:
+    """The practice's owner refuses the waiting account with the token mailed to them; the account on file stays."""
+    change = await service.refuse_bank_account(db, actor, group_id, body.token)
+    return schemas.BankAccountChangeOut.model_validate(change)
 
 
 @practice_router.get(

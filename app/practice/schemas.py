@@ -78,6 +78,8 @@ class SettingsPatch(Strict):
 
 
 class BankAccountSummary(BaseModel):
+    """The account payouts go to now: it was confirmed by the owner."""
+
     model_config = ConfigDict(from_attributes=True)
 
     account_holder_name: str
@@ -85,6 +87,28 @@ class BankAccountSummary(BaseModel):
     routing_number: str
     account_last4: str = Field(description="The only part of the account number ever shown.")
     updated_at: datetime
+    status: Literal["confirmed"] = "confirmed"
+    confirmed_at: datetime
+
+
+class BankAccountChangeOut(BaseModel):
+    """A new payout account waiting for the owner, who confirms it through the link mailed to them. Until then the
+    account in force (if any) keeps receiving payouts; without one, payouts wait."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    account_holder_name: str
+    account_type: Literal["checking", "savings"]
+    routing_number: str
+    account_last4: str = Field(description="The only part of the account number ever shown.")
+    status: Literal["pending_owner_confirmation", "confirmed", "refused", "superseded"]
+    requested_at: datetime
+    expires_at: datetime = Field(description="After this the link no longer works; set the account again.")
+
+
+class BankConfirmationIn(Strict):
+    token: str = Field(min_length=10, max_length=200, description="The token of the link mailed to the owner.")
 
 
 class IdentityVerificationSummary(BaseModel):
@@ -118,6 +142,9 @@ class SettingsOut(BaseModel):
     identity_verification: IdentityVerificationSummary | None = Field(
         description="Null when none was submitted, or for a caller without the billing-settings capability (API keys)."
     )
+    pending_bank_account: BankAccountChangeOut | None = Field(
+        None, description="A new account waiting for the owner's confirmation; null when none waits (or for API keys)."
+    )
 
     @classmethod
     def of(cls, view: "SettingsView") -> "SettingsOut":
@@ -136,6 +163,7 @@ class SettingsOut(BaseModel):
             upcoming_cancellation_policies=view.upcoming_cancellation_policies,
             bank_account=view.bank_account,
             identity_verification=view.identity_verification,
+            pending_bank_account=view.pending_bank_account,
         )
 
 

@@ -8,14 +8,13 @@ reach the database and never leave it whole: responses and the audit log carry t
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import (
     Select,
     and_,
     bindparam,
     delete,
-    exists,
     insert,
     or_,
     select,
@@ -25,17 +24,21 @@ from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core import audit, crypto
+from app.config import get_settings
+from app.core import audit, crypto, tokens
 from app.core.auth import Actor
 from app.core.authz import Capability, require
 from app.core.errors import Problem, conflict, not_found
+from app.core.mail import send_mail
 from app.models import (
     BankAccount,
+    BankAccountChange,
     CancellationPolicy,
     Group,
     IdentityVerification,
     Membership,
     Rate,
+    User,
 )
 from app.practice import validation
 from app.practice.schemas import (
@@ -105,6 +108,7 @@ class SettingsView:
     upcoming_cancellation_policies: list[CancellationPolicy]
     bank_account: BankAccount | None
     identity_verification: IdentityVerification | None
+    pending_bank_account: BankAccountChange | None = None
 
 
 async def read_settings(db: AsyncSession, actor: Actor, group_id: uuid.UUID) -> SettingsView:
@@ -190,7 +194,7 @@ def _new_cancellation_policy(actor: Actor, group: Group, policy: CancellationPol
 async def _settings_view(db: AsyncSession, actor: Actor, group: Group) -> SettingsView:
     moment = _now()
     billing = _holds(actor, Capability.BILLING_SETTINGS, group.id)
-    bank = await db.scalar(select(BankAccount).where(BankAccount.group_id == group.id)) if billing else None
+    bank = await bank_account_state(db, group.id) if billing else BankAccountState(None, None)
     identity = (
         await db.scalar(select(IdentityVerification).where(IdentityVerification.group_id == group.id)) if billing else None
     )
@@ -198,8 +202,9 @@ async def _settings_view(db: AsyncSession, actor: Actor, group: Group) -> Settin
         group=group,
         cancellation_policy=await cancellation_policy_at(db, group.id, moment),
         upcoming_cancellation_policies=await upcoming_cancellation_policies(db, group.id, moment),
-        bank_account=bank,
+        bank_account=bank.in_force,
         identity_verification=identity,
+        pending_bank_account=bank.pending,
     )
 
 
@@ -353,19 +358,146 @@ async def rate_for(db: AsyncSession, group_id: uuid.UUID, provider_user_id: uuid
 # --- bank account ---------------------------------------------------------------------------------
 
 
-async def set_bank_account(db: AsyncSession, actor: Actor, group_id: uuid.UUID, account: BankAccountIn) -> BankAccount:
-    """P1: the account the group's payouts go to. Replaces the one on file."""
+BANK_CONFIRMATION_PREFIX = "cbc_"  # a mailed bank-account confirmation link's secret (core/tokens.py)
+BANK_CONFIRMATION_HOURS = 72
+PENDING = "pending_owner_confirmation"
+
+
+@dataclass(frozen=True, slots=True)
+class BankAccountState:
+    in_force: BankAccount | None
+    pending: BankAccountChange | None
+
+
+async def bank_account_state(db: AsyncSession, group_id: uuid.UUID) -> BankAccountState:
+    in_force = await db.scalar(select(BankAccount).where(BankAccount.group_id == group_id))
+    pending = await db.scalar(
+        select(BankAccountChange).where(BankAccountChange.group_id == group_id, BankAccountChange.status == PENDING)
+    )
+    return BankAccountState(in_force, pending)
+
+
+async def _owner(db: AsyncSession, group_id: uuid.UUID) -> tuple[User, str]:
+    row = (
+        await db.execute(
+            select(User, Group.name)
+            .join(Membership, Membership.user_id == User.id)
+            .join(Group, Group.id == Membership.group_id)
+            .where(Membership.group_id == group_id, Membership.is_owner, Membership.ended_at.is_(None))
+        )
+    ).one()
+    return row[0], row[1]
+
+
+def _who(actor: Actor) -> str:
+    name = f"{actor.first_name or ''} {actor.last_name or ''}".strip()
+    return f"{name} <{actor.email}>" if name else (actor.email or "someone")
+
+
+async def set_bank_account(db: AsyncSession, actor: Actor, group_id: uuid.UUID, account: BankAccountIn) -> BankAccountChange:
+    """P1, P8: a new payout account, held until the owner confirms it through a mailed single-use link.
+
+    The account in force keeps receiving payouts until then: an admin's account taken over, or a typo, must
+    not redirect the practice's money. A change that was still waiting is superseded by this one.
+    """
     require(actor, Capability.BILLING_SETTINGS, group_id)
-    replaced = await db.scalar(select(exists().where(BankAccount.group_id == group_id)))
+    now = _now()
+    # Two changes at once queue on the group's row (FOR NO KEY UPDATE: rows referencing the group are not
+    # blocked), so the second supersedes the first instead of colliding with it on the one-waiting index.
+    await db.execute(select(Group.id).where(Group.id == group_id).with_for_update(key_share=True))
+    superseded = list(
+        await db.scalars(
+            update(BankAccountChange)
+            .where(BankAccountChange.group_id == group_id, BankAccountChange.status == PENDING)
+            .values(status="superseded", decided_at=now)
+            .returning(BankAccountChange.id)
+        )
+    )
+    secret = tokens.new_secret(BANK_CONFIRMATION_PREFIX)
+    change = BankAccountChange(
+        id=uuid.uuid4(),
+        group_id=group_id,
+        account_holder_name=account.account_holder_name,
+        routing_number=account.routing_number,
+        account_number_encrypted=crypto.encrypt(account.account_number, purpose=BANK_ACCOUNT_NUMBER),
+        account_last4=crypto.last4(account.account_number),
+        account_type=account.account_type,
+        status=PENDING,
+        token_hash=tokens.digest(secret),
+        expires_at=now + timedelta(hours=BANK_CONFIRMATION_HOURS),
+        requested_at=now,
+        requested_by_user_id=actor.user_id,
+    )
+    db.add(change)
+    await db.flush()
+    in_force = await db.scalar(select(BankAccount.account_last4).where(BankAccount.group_id == group_id))
+    owner, group_name = await _owner(db, group_id)
+    base = f"{get_settings().public_url}/v1/groups/{group_id}/bank-account"
+    current = (
+        f"Until you confirm, payouts keep going to the account ending in {in_force}."
+        if in_force else "Until you confirm, payouts wait: the practice has no confirmed account yet."
+    )
+    await send_mail(
+        db,
+        to=owner.email,
+        subject=f"Confirm the new payout bank account of {group_name}",
+        body=(
+            f"Hello {owner.first_name},\n\n{_who(actor)} asked that the payouts of {group_name} go to the "
+            f"{account.account_type} account ending in {change.account_last4} (routing number {account.routing_number}).\n\n"
+            f"{current}\n\nTo confirm it, log in as the practice's owner and open:\n\n"
+            f"{get_settings().public_url}/confirm-bank-account?group={group_id}&token={secret}\n\n"
+            f"(or POST {base}/confirm with this token: {secret}).\n\n"
+            f"If you did not expect this, refuse it: POST {base}/refuse with the same token, or simply do not confirm; "
+            f"the link expires in {BANK_CONFIRMATION_HOURS} hours and nothing changes. Then check who has admin "
+            "rights in your practice.\n"
+        ),
+        template="bank_account_confirm",
+    )
+    await audit.record(
+        db, actor, "bank_account.change_requested", target_type="bank_account", target_id=group_id, group_id=group_id,
+        change_id=str(change.id), fields=sorted(BankAccountIn.model_fields), replaced=in_force is not None,
+        superseded=[str(i) for i in superseded],
+    )
+    return change
+
+
+async def _waiting_change(
+    db: AsyncSession, actor: Actor, group_id: uuid.UUID, secret: str
+) -> BankAccountChange:
+    require(actor, Capability.BANK_ACCOUNT_CONFIRM, group_id)
+    change = await db.scalar(
+        select(BankAccountChange)
+        .where(BankAccountChange.group_id == group_id, BankAccountChange.token_hash == tokens.digest(secret))
+        .with_for_update()
+    )
+    if change is None:
+        raise Problem(404, "bank_confirmation_unknown",
+                      "This confirmation link is not valid for this practice. Use the latest link mailed to the owner.")
+    if change.status != PENDING:
+        raise conflict("bank_confirmation_used",
+                       f"This change was already {change.status.replace('_', ' ')}. Set the account again to get a new link.",
+                       change_status=change.status)
+    if change.expires_at <= _now():
+        raise Problem(410, "bank_confirmation_expired",
+                      "This confirmation link has expired. Set the bank account again (PUT .../bank-account) to get a new one.")
+    return change
+
+
+async def confirm_bank_account(db: AsyncSession, actor: Actor, group_id: uuid.UUID, secret: str) -> BankAccount:
+    """P8: the owner confirms the waiting change with the mailed token; from now on payouts go to it."""
+    change = await _waiting_change(db, actor, group_id, secret)
+    now = _now()
     values = {
-        "account_holder_name": account.account_holder_name,
-        "routing_number": account.routing_number,
-        "account_number_encrypted": crypto.encrypt(account.account_number, purpose=BANK_ACCOUNT_NUMBER),
-        "account_last4": crypto.last4(account.account_number),
-        "account_type": account.account_type,
-        "updated_by_user_id": actor.user_id,
-        "updated_at": datetime.now(UTC),
+        "account_holder_name": change.account_holder_name,
+        "routing_number": change.routing_number,
+        "account_number_encrypted": change.account_number_encrypted,
+        "account_last4": change.account_last4,
+        "account_type": change.account_type,
+        "updated_by_user_id": change.requested_by_user_id,
+        "updated_at": now,
+        "confirmed_at": now,
     }
+    replaced = await db.scalar(select(BankAccount.account_last4).where(BankAccount.group_id == group_id))
     stored = await db.scalar(
         pg_insert(BankAccount)
         .values(group_id=group_id, **values)
@@ -374,11 +506,37 @@ async def set_bank_account(db: AsyncSession, actor: Actor, group_id: uuid.UUID, 
         execution_options={"populate_existing": True},
     )
     assert stored is not None
+    change.status, change.decided_at, change.decided_by_user_id = "confirmed", now, actor.user_id
+    await db.flush()
     await audit.record(
-        db, actor, "bank_account.updated", target_type="bank_account", target_id=group_id, group_id=group_id,
-        fields=sorted(BankAccountIn.model_fields), replaced=bool(replaced),
+        db, actor, "bank_account.confirmed", target_type="bank_account", target_id=group_id, group_id=group_id,
+        change_id=str(change.id), replaced=replaced is not None,
     )
+    await _mail_decision(db, group_id, f"The payout account ending in {change.account_last4} is now in force"
+                         + (f" (it replaces the one ending in {replaced})." if replaced else "."))
     return stored
+
+
+async def refuse_bank_account(db: AsyncSession, actor: Actor, group_id: uuid.UUID, secret: str) -> BankAccountChange:
+    """P8: the owner refuses the waiting change; the account in force stays."""
+    change = await _waiting_change(db, actor, group_id, secret)
+    change.status, change.decided_at, change.decided_by_user_id = "refused", _now(), actor.user_id
+    await db.flush()
+    await audit.record(
+        db, actor, "bank_account.change_refused", target_type="bank_account", target_id=group_id, group_id=group_id,
+        change_id=str(change.id),
+    )
+    await _mail_decision(db, group_id, f"The change to the account ending in {change.account_last4} was refused; "
+                         "nothing changed.")
+    return change
+
+
+async def _mail_decision(db: AsyncSession, group_id: uuid.UUID, what: str) -> None:
+    owner, group_name = await _owner(db, group_id)
+    await send_mail(
+        db, to=owner.email, subject=f"Payout bank account of {group_name}",
+        body=f"Hello {owner.first_name},\n\n{what}\n", template="bank_account_decided",
+    )
 
 
 # --- identity verification ------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.clients import readiness
-from app.clients.access import on_roster_of, visible_clients
+from app.clients.access import on_roster_of, provider_reads, visible_clients
 from app.clients.readiness_loader import facts_for, person_facts
 from app.core import audit, clock
 from app.core.auth import Actor
@@ -105,10 +105,16 @@ async def _group(db: AsyncSession, group_id: uuid.UUID) -> GroupSettings:
 
 
 def _owned(grant: Grant) -> list[Any]:
-    """R1: a provider reaches only their own calendar; another provider's session is simply not there."""
+    """R1: a provider reaches only their own calendar; another provider's session is simply not there.
+
+    C10: and only sessions created while the client was on their roster. On a provider's own calendar that
+    always holds (a session is booked only for a client of the provider's active roster), so the calendar
+    page (calendar_statement) does not repeat the test per row; here it guards every single-session read.
+    """
     clauses: list[Any] = [TherapySession.group_id == grant.group_id]
     if grant.reach is Reach.OWN:
         clauses.append(TherapySession.provider_user_id == grant.actor.user_id)
+        clauses.append(provider_reads(grant.actor.user_id, TherapySession.client_id, TherapySession.created_at))
     return clauses
 
 

@@ -33,8 +33,8 @@ TABLE = [
 ]
 
 
-def actor(**role: bool) -> Actor:
-    return Actor(kind="user", id=ME, memberships={GROUP: GroupRole(GROUP, "G", **role)})
+def actor(verified: bool = True, **role: bool) -> Actor:
+    return Actor(kind="user", id=ME, memberships={GROUP: GroupRole(GROUP, "G", **role)}, email_verified=verified)
 
 
 def outcome(who: Actor, capability: Capability, subject: uuid.UUID | None = None) -> str:
@@ -81,3 +81,29 @@ def test_api_keys_act_as_admins_but_never_hand_out_access() -> None:
         expected = rule.admin.value if rule.api_key and rule.admin is not Reach.NONE else "403"
         assert outcome(key, capability) == expected, capability
     assert outcome(key, Capability.API_KEYS) == "403"
+
+
+@pytest.mark.parametrize("capability", [c for c, rule in CAPABILITIES.items() if rule.provider is Reach.NONE])
+def test_unverified_owner_or_admin_holds_no_power(capability: Capability) -> None:
+    # rule A9: money, access and settings need a verified email; the refusal says how to verify
+    for role in ({"is_owner": True}, {"is_admin": True}, {"is_owner": True, "is_provider": True}):
+        unverified = actor(verified=False, **role)
+        granted = CAPABILITIES[capability]
+        if granted.owner_only and not role.get("is_owner"):
+            assert outcome(unverified, capability) == "403"
+            continue
+        try:
+            require(unverified, capability, GROUP)
+        except Problem as problem:
+            assert (problem.status, problem.code) == (409, "email_unverified")
+            assert "/v1/auth/resend-verification" in problem.detail
+        else:
+            raise AssertionError(f"{capability} allowed to an unverified account")
+        assert outcome(actor(**role), capability) == "group"
+
+
+def test_unverified_provider_keeps_their_own_work() -> None:
+    # rule A9 touches power, not a provider's own calendar, clients or messages
+    unverified = actor(verified=False, is_provider=True, is_owner=True)
+    for capability in (Capability.CALENDAR, Capability.CLIENTS, Capability.MESSAGING, Capability.PROFILE):
+        assert outcome(unverified, capability) in ("own", "group")

@@ -72,7 +72,7 @@ async def test_every_upload_list_and_download_is_audited_with_ids_only(
         ("document.downloaded", "client_document", document_id),
     ]
     assert all(e.actor_user_id == provider.id and str(e.actor_ip) == "203.0.113.7" and e.request_id for e in events)
-    assert events[0].details == {"client_id": str(client_record.id), "source": "upload"}
+    assert events[0].details == {"client_id": str(client_record.id), "source": "upload", "category": "clinical"}
     assert "diagnosis" not in str([e.details for e in events])
 
 

@@ -473,3 +473,29 @@ async def test_finalize_puts_new_and_linked_clients_on_the_importing_providers_r
     assert [p for c, p in entries if c == liam.id] == [owner.id]
     # what finalize creates has time-ordered ids (UUIDv7): 100,000 of them append to their indexes
     assert liam.id.version == liam.user_id.version == 7
+
+
+async def test_simplepractice_notes_and_messages_are_filed_restricted(
+    importer: Importer, db: AsyncSession, group: Group, admin: User
+) -> None:
+    # rule C9: the export's Psychotherapy Notes and Secure messages come in restricted; admins never see them
+    from tests.fixtures.factories import user_headers
+
+    imp = await importer.analysed(gen.simplepractice_export(), "export.zip")
+    admin_headers = await user_headers(db, admin)
+    admin_rows = (await importer.http.get(f"{importer.url}/{imp['id']}/rows", params={"limit": "200"}, headers=admin_headers)).json()["items"]
+    admin_jane = next(r for r in admin_rows if r["first_name"] == "Jane")
+    assert {d["category"] for d in admin_jane["documents"]}.isdisjoint({"psychotherapy_notes", "secure_messages"})
+    await importer.select(imp["id"], "new")
+    assert (await importer.finalize(imp["id"])).status_code == 200
+    client = await db.scalar(select(Client).where(Client.group_id == group.id, Client.email == "jane.doe@example.com"))
+    filed = {d.file_name: d.category for d in await db.scalars(select(ClientDocument).where(ClientDocument.client_id == client.id))}
+    assert filed["Session 1.pdf"] == "psychotherapy_note"
+    assert filed["Dr Morgan Lee-Jane Doe.txt"] == "message"
+    assert filed["Consent.pdf"] == "administrative"
+    assert filed["Progress Note 2024-01-05.pdf"] == "clinical"
+    url = f"/v1/groups/{group.id}/clients/{client.id}/documents"
+    mine = {d["file_name"] for d in (await importer.http.get(url, headers=importer.headers)).json()["items"]}
+    assert {"Session 1.pdf", "Dr Morgan Lee-Jane Doe.txt"} <= mine  # the solo provider who treats the client
+    theirs = {d["file_name"] for d in (await importer.http.get(url, headers=admin_headers)).json()["items"]}
+    assert "Consent.pdf" in theirs and not theirs & {"Session 1.pdf", "Dr Morgan Lee-Jane Doe.txt"}

@@ -66,6 +66,7 @@ async def test_admin_reads_every_setting_with_defaults(client: httpx.AsyncClient
         "upcoming_cancellation_policies": [],
         "bank_account": None,
         "identity_verification": None,
+        "pending_bank_account": None,
     }
 
 
