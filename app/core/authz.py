@@ -42,6 +42,8 @@ class Capability(StrEnum):
     PROVIDERS_REMOVE = "providers_remove"
     OWNERSHIP_TRANSFER = "ownership_transfer"
     API_KEYS = "api_keys"
+    # R3: reading the group's audit log (who read or changed what, refused attempts).
+    AUDIT_LOG = "audit_log"
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +83,8 @@ CAPABILITIES: dict[Capability, Rule] = {
     Capability.PROVIDERS_REMOVE: _ADMIN_NO_KEY,
     Capability.OWNERSHIP_TRANSFER: _OWNER,
     Capability.API_KEYS: _ADMIN_NO_KEY,
+    # Admins and the owner; a partner key too (it reads, hands out no access: compliance exports).
+    Capability.AUDIT_LOG: _ADMIN,
 }
 
 
