@@ -24,7 +24,7 @@ CSV_COLUMNS = ("id", "at", "actor_user_id", "actor_api_key_id", "actor_ip", "req
 # The read of the log is itself recorded (who looked at what), in the same statement as the page it shows.
 _RECORD = """INSERT INTO audit_events (actor_user_id, actor_api_key_id, actor_ip, request_id, action, target_type, target_id,
                           group_id, outcome, details)
-VALUES ($2::uuid, $3::uuid, $4::inet, $5, 'audit.read', 'group', $1::text, $1::uuid, 'success', $6::text::jsonb)"""
+VALUES ($2::uuid, $3::uuid, $4::inet, $5, 'audit.read', 'group', $1::uuid::text, $1::uuid, 'success', $6::text::jsonb)"""
 
 
 def page_statement(filters: list[str], *, after: bool, size: int, record: bool) -> str:
