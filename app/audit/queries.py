@@ -1,8 +1,8 @@
 """The audit log's read statements, written for generic plans (the reader pool plans each statement once).
 
 Only the filters a request uses appear in its statement, so each combination gets its own plan and every plan
-is an index range scan in (at, id) order: ix_audit_events_group_at, or the actor, client or target index when
-the request filters on one. Pure: no I/O here.
+is an index range scan in (at, id) order: ix_audit_events_group_at, or the actor, client, target or action index
+when the request filters on one. Pure: no I/O here.
 """
 
 # Filter name -> SQL, in parameter order after $1 (the group).

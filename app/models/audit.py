@@ -27,6 +27,7 @@ class AuditEvent(Base):
         Index("ix_audit_events_group_client", "group_id", "client_id", "at", "id",
               postgresql_where=text("client_id IS NOT NULL")),
         Index("ix_audit_events_group_target", "group_id", "target_type", "target_id", "at", "id"),
+        Index("ix_audit_events_group_action", "group_id", "action", "at", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)

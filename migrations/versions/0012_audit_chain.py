@@ -113,9 +113,12 @@ def upgrade() -> None:
                     unique=False, postgresql_where=sa.text('client_id IS NOT NULL'))
     op.create_index('ix_audit_events_group_target', 'audit_events',
                     ['group_id', 'target_type', 'target_id', 'at', 'id'], unique=False)
+    # A rare action (e.g. `access.refused` of one kind) would otherwise be a walk of the whole group's log.
+    op.create_index('ix_audit_events_group_action', 'audit_events', ['group_id', 'action', 'at', 'id'], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index('ix_audit_events_group_action', table_name='audit_events')
     op.drop_index('ix_audit_events_group_target', table_name='audit_events')
     op.drop_index('ix_audit_events_group_client', table_name='audit_events')
     op.drop_index('ix_audit_events_group_actor', table_name='audit_events')
