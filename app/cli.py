@@ -8,6 +8,7 @@
   create-staff   create (or promote) a Caseload staff account
   settle         run a payout settlement now, in this process (P5: safe beside the workers' own)
   openapi        write openapi/openapi.json (or --check it)
+  audit verify   recompute the audit log's hash chains (one group's or all); exit 1 at the first broken row
 """
 
 import argparse
@@ -48,6 +49,8 @@ def main(argv: list[str] | None = None) -> None:
     settle.add_argument("--pay-date", type=date.fromisoformat, default=None, help="only payouts of this pay date (YYYY-MM-DD)")
     openapi = commands.add_parser("openapi", help="write the OpenAPI document")
     openapi.add_argument("--check", action="store_true", help="fail if the committed file differs from the app")
+    audit = commands.add_parser("audit", help="the audit log").add_subparsers(dest="audit_command", required=True)
+    audit.add_parser("verify", help="recompute the hash chains").add_argument("--group", default=None, help="one group's id")
     args = parser.parse_args(argv)
     {
         "dev": cmd_dev,
@@ -57,6 +60,7 @@ def main(argv: list[str] | None = None) -> None:
         "create-staff": cmd_create_staff,
         "settle": cmd_settle,
         "openapi": cmd_openapi,
+        "audit": cmd_audit_verify,
     }[args.command](args)
 
 
@@ -194,6 +198,35 @@ def cmd_settle(args: argparse.Namespace) -> None:
         return result.as_dict()
 
     print(json.dumps(asyncio.run(run()), indent=2, default=str))
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> None:
+    import uuid
+
+    import asyncpg
+
+    from app.audit.chain import verify
+    from app.core.db import asyncpg_dsn
+
+    env = _with_services(redis=False)
+
+    async def run() -> list:
+        conn = await asyncpg.connect(asyncpg_dsn(env["DATABASE_URL"]))
+        try:
+            async with conn.transaction(isolation="repeatable_read", readonly=True):
+                return await verify(conn, uuid.UUID(args.group) if args.group else None)
+        finally:
+            await conn.close()
+
+    checks = asyncio.run(run())
+    for check in checks:
+        print(json.dumps({"group_id": str(check.group_id) if check.group_id else None, "rows": check.rows,
+                          "ok": check.ok, "broken_at_id": check.broken_at_id, "broken_at_seq": check.broken_at_seq,
+                          "reason": check.reason}))
+    broken = [check for check in checks if not check.ok]
+    print(f"audit verify: {len(checks)} chain(s), {sum(c.rows for c in checks)} rows, {len(broken)} broken", file=sys.stderr)
+    if broken:
+        sys.exit(1)
 
 
 def cmd_openapi(args: argparse.Namespace) -> None:

@@ -8,6 +8,7 @@ from fastapi.routing import APIRoute
 from starlette.requests import Request
 
 from app.api_keys.router import api_keys_router
+from app.audit.router import audit_router
 from app.auth.router import auth_router, me_router
 from app.booking.router import booking_router
 from app.clients.router import clients_router
@@ -57,6 +58,7 @@ ROUTERS = [
     imports_router,
     payouts_router,
     settlements_router,
+    audit_router,
 ]
 
 

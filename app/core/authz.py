@@ -43,6 +43,8 @@ class Capability(StrEnum):
     OWNERSHIP_TRANSFER = "ownership_transfer"
     API_KEYS = "api_keys"
     BANK_ACCOUNT_CONFIRM = "bank_account_confirm"  # P8: a new payout account takes the owner's confirmation
+    # R3: reading the group's audit log (who read or changed what, refused attempts).
+    AUDIT_LOG = "audit_log"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +85,8 @@ CAPABILITIES: dict[Capability, Rule] = {
     Capability.OWNERSHIP_TRANSFER: _OWNER,
     Capability.API_KEYS: _ADMIN_NO_KEY,
     Capability.BANK_ACCOUNT_CONFIRM: _OWNER,
+    # Admins and the owner; a partner key too (it reads, hands out no access: compliance exports).
+    Capability.AUDIT_LOG: _ADMIN,
 }
 
 

@@ -122,6 +122,10 @@ def _field_path(loc: tuple[Any, ...]) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(request: Request, exc: Problem) -> Response:
+        if exc.status in (403, 404):
+            from app.core.audit import record_refusal  # here: audit -> auth -> errors
+
+            await record_refusal(request, exc.status, exc.code)  # R3
         return problem_response(
             exc.status, exc.code, exc.detail, title=exc.title, headers=exc.headers, **exc.extra
         )

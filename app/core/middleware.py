@@ -40,6 +40,10 @@ _SHUTTING_DOWN = orjson.dumps(
 # The tasks of the requests being served: at shutdown the app waits (briefly) for those the server has
 # cancelled, so they finish rolling back and answer before the pools close and the process exits.
 _in_flight: set[asyncio.Task[object]] = set()
+# R4: API responses may carry PHI: no cache (browser, proxy) keeps them, and no browser guesses their type.
+# Set here, once, so no route can forget; a route's own Cache-Control (document downloads) is kept.
+_NO_STORE = (b"cache-control", b"no-store")
+_NOSNIFF = (b"x-content-type-options", b"nosniff")
 access_log = structlog.get_logger("caseload.access")
 _ROOT_LOGGER = logging.getLogger()
 
@@ -48,6 +52,8 @@ _ROOT_LOGGER = logging.getLogger()
 class RequestInfo:
     request_id: str
     ip: str | None
+    # The request's path: list cursors are bound to the list (path) that issued them (R4).
+    path: str = ""
 
 
 # Read by the audit log, which records where each change came from (R2).
@@ -72,13 +78,14 @@ class RequestContextMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
-        current_request.set(RequestInfo(request_id, client_ip(scope)))
+        current_request.set(RequestInfo(request_id, client_ip(scope), scope["path"]))
         status = 500
         rewriting = False
         started_response = False
         task = asyncio.current_task()
         if task is not None:
             _in_flight.add(task)
+        api = scope["path"].startswith("/v1/")
 
         async def send_with_id(message: Message) -> None:
             nonlocal status, rewriting, started_response
@@ -91,6 +98,11 @@ class RequestContextMiddleware:
                     rewriting = True
                     headers[:] = [(b"content-type", PROBLEM_CONTENT_TYPE), (b"content-length", str(len(_TOO_LARGE)).encode())]
                 headers.append((b"x-request-id", request_id.encode()))
+                if api:
+                    if not any(name == b"cache-control" for name, _ in headers):
+                        headers.append(_NO_STORE)
+                    if not any(name == b"x-content-type-options" for name, _ in headers):
+                        headers.append(_NOSNIFF)
             elif rewriting and message["type"] == "http.response.body":
                 if message.get("more_body"):
                     return

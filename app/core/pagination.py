@@ -1,7 +1,10 @@
 """Cursor pagination: `?limit=&cursor=` -> `{"items": [...], "next_cursor": ...}`.
 
 Keyset, not offset: a page costs the same at row 100,000 as at row 0, and rows inserted meanwhile
-do not shift pages. The cursor is the last row's sort key, opaque to clients.
+do not shift pages. The cursor is the last row's sort key, sealed (R4): a sort key may be a client's name,
+and URLs end up in proxies, browser history and logs. AES-GCM with the app's keys (app/core/crypto.py), bound
+to the path of the list that issued it (associated data) and carrying an expiry: a forged, edited, foreign or
+old cursor is a 422 `invalid_cursor`.
 """
 
 import base64
@@ -10,15 +13,21 @@ from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 import orjson
+from cryptography.exceptions import InvalidTag
 from fastapi import Depends, Query
 from pydantic import BaseModel
 from sqlalchemy import Select, literal, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from app.core import clock, crypto
 from app.core.errors import Problem
+from app.core.middleware import current_request
 
 MAX_PAGE_SIZE = 200
+# Long enough to page through any list at a reader's pace, short enough that a cursor copied out of a log
+# or a history stops working.
+CURSOR_TTL_SECONDS = 24 * 3600
 T = TypeVar("T")
 
 
@@ -34,7 +43,7 @@ class PageParams(BaseModel):
 
 async def page_params(
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Items per page.")] = 50,
-    cursor: Annotated[str | None, Query(max_length=500, description="`next_cursor` of the previous page.")] = None,
+    cursor: Annotated[str | None, Query(max_length=1000, description="`next_cursor` of the previous page.")] = None,
 ) -> PageParams:
     # A coroutine: FastAPI runs a plain `def` dependency in a worker thread, a hop on every list request.
     return PageParams(limit=limit, cursor=cursor)
@@ -43,21 +52,41 @@ async def page_params(
 PageQuery = Annotated[PageParams, Depends(page_params)]
 
 
-def encode_cursor(values: list[Any]) -> str:
-    return base64.urlsafe_b64encode(orjson.dumps(values, default=str)).decode().rstrip("=")
+def _purpose(scope: str | None) -> str:
+    # The list a cursor belongs to: by default the request's path (which names the group, client, ...).
+    if scope is None:
+        request = current_request.get()
+        scope = request.path if request else ""
+    return "cursor:" + scope
 
 
-def decode_cursor(cursor: str, arity: int) -> list[Any]:
+def encode_cursor(values: list[Any], *, scope: str | None = None) -> str:
+    expires = int(clock.now().timestamp()) + CURSOR_TTL_SECONDS
+    sealed = crypto.encrypt(orjson.dumps([expires, values], default=str).decode(), purpose=_purpose(scope))
+    return base64.urlsafe_b64encode(sealed).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, arity: int, *, scope: str | None = None) -> list[Any]:
     try:
-        values = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except ValueError:
-        values = None
-    if not isinstance(values, list) or len(values) != arity:
+        sealed = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        expires, values = orjson.loads(crypto.decrypt(sealed, purpose=_purpose(scope)))
+    except (ValueError, TypeError, InvalidTag):  # not base64, not ours, edited, another list's, not a pair
+        raise invalid_cursor() from None
+    if not isinstance(expires, int) or not isinstance(values, list) or len(values) != arity:
         raise invalid_cursor()
+    if expires < clock.now().timestamp():
+        raise invalid_cursor(expired=True)
     return values
 
 
-def invalid_cursor() -> Problem:
+def invalid_cursor(*, expired: bool = False) -> Problem:
+    if expired:
+        return Problem(
+            422,
+            "invalid_cursor",
+            "The cursor has expired. Start again without a cursor.",
+            errors=[{"field": "query.cursor", "message": "expired cursor"}],
+        )
     return Problem(
         422,
         "invalid_cursor",

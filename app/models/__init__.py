@@ -1,7 +1,7 @@
 """Every ORM model, imported here so Alembic (and `Base.metadata`) sees them all."""
 
 from app.models.api_keys import ApiKey
-from app.models.audit import AuditEvent
+from app.models.audit import AuditChainHead, AuditEvent
 from app.models.clients import (
     Acknowledgement,
     BillingMethod,
@@ -38,6 +38,7 @@ __all__ = [
     "RosterEntry",
     "AdminGrant",
     "ApiKey",
+    "AuditChainHead",
     "AuditEvent",
     "AuthSession",
     "BankAccount",

@@ -51,9 +51,12 @@ def insurance_not_on_file() -> Problem:
 
 
 async def read_insurance(db: AsyncSession, actor: Actor) -> InsurancePolicy:
-    policy = await db.scalar(select(InsurancePolicy).where(InsurancePolicy.user_id == _person(actor)))
+    user_id = _person(actor)
+    policy = await db.scalar(select(InsurancePolicy).where(InsurancePolicy.user_id == user_id))
     if policy is None:
         raise insurance_not_on_file()
+    # R2: a person reading their own insurance is a read of PHI like any other.
+    await audit.record(db, actor, "insurance.read", target_type="insurance_policy", target_id=user_id)
     return policy
 
 
@@ -147,9 +150,11 @@ def billing_method_not_on_file() -> Problem:
 
 
 async def read_billing_method(db: AsyncSession, actor: Actor) -> BillingMethod:
-    method = await db.scalar(select(BillingMethod).where(BillingMethod.user_id == _person(actor)))
+    user_id = _person(actor)
+    method = await db.scalar(select(BillingMethod).where(BillingMethod.user_id == user_id))
     if method is None:
         raise billing_method_not_on_file()
+    await audit.record(db, actor, "billing_method.read", target_type="billing_method", target_id=user_id)  # R2
     return method
 
 

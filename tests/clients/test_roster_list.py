@@ -180,7 +180,9 @@ async def test_a_forged_cursor_is_refused(client: httpx.AsyncClient, db: AsyncSe
     from app.core.pagination import encode_cursor
 
     headers = await user_headers(db, provider)
-    for cursor in ("garbage", encode_cursor(["a", "b"]), encode_cursor(["a", "b", "not-a-uuid"]), encode_cursor([1, "b", str(uuid.uuid4())])):
+    url = f"/v1/groups/{group.id}/clients"
+    for cursor in ("garbage", encode_cursor(["a", "b"], scope=url), encode_cursor(["a", "b", "not-a-uuid"], scope=url),
+                   encode_cursor([1, "b", str(uuid.uuid4())], scope=url)):
         response = await client.get(f"/v1/groups/{group.id}/clients", params={"cursor": cursor}, headers=headers)
         assert response.status_code == 422 and response.json()["code"] == "invalid_cursor", cursor
 

@@ -32,7 +32,8 @@ async def test_limits_and_bad_cursors_are_refused(client: httpx.AsyncClient, db:
     too_big = await client.get(f"/v1/groups/{group.id}/api-keys", params={"limit": 201}, headers=headers)
     assert too_big.status_code == 422 and too_big.json()["errors"][0]["field"] == "query.limit"
     # garbage; text where a date and a uuid were issued; numbers where text was issued
-    numbers = encode_cursor(["2026-11-22T00:00:00+00:00", 5])
-    for cursor in ("garbage", "WyJub3QtYS1kYXRlIiwgIm5vdC1hLXV1aWQiXQ", numbers):
+    numbers = encode_cursor(["2026-11-22T00:00:00+00:00", 5], scope=f"/v1/groups/{group.id}/api-keys")
+    not_a_date = encode_cursor(["not-a-date", "not-a-uuid"], scope=f"/v1/groups/{group.id}/api-keys")
+    for cursor in ("garbage", "WyJub3QtYS1kYXRlIiwgIm5vdC1hLXV1aWQiXQ", not_a_date, numbers):
         bad = await client.get(f"/v1/groups/{group.id}/api-keys", params={"cursor": cursor}, headers=headers)
         assert bad.status_code == 422 and bad.json()["code"] == "invalid_cursor"

@@ -126,3 +126,13 @@ async def test_card_numbers_are_checked_after_authentication_and_logged_without_
     output = capsys.readouterr().out
     assert '"event":"card_number_refused"' in output and '"fields":["body.card_number"]' in output
     assert PAN not in output and "4111 1111" not in output
+
+
+async def test_reading_your_own_billing_method_is_audited(client: httpx.AsyncClient, db: AsyncSession, person: User) -> None:
+    # rule R2: a client reading their own form of billing is recorded, with ids only
+    headers = await user_headers(db, person)
+    assert (await client.put(URL, json=METHOD, headers=headers)).status_code == 200
+    assert (await client.get(URL, headers=headers)).status_code == 200
+    [event] = await audit_events(db, person, "billing_method.read")
+    assert (event.target_type, event.target_id) == ("billing_method", str(person.id))
+    assert TOKEN not in str(event.details)

@@ -137,3 +137,14 @@ async def test_each_person_sees_only_their_own_insurance(client: httpx.AsyncClie
     await client.put(URL, json=POLICY, headers=await user_headers(db, person))
     other = await client.get(URL, headers=await user_headers(db, owner))
     assert other.status_code == 404
+
+
+async def test_reading_your_own_insurance_is_audited(client: httpx.AsyncClient, db: AsyncSession, person: User) -> None:
+    # rule R2: a client reading their own insurance is a read of PHI, recorded with ids only
+    headers = await user_headers(db, person)
+    assert (await client.put(URL, json=POLICY, headers=headers)).status_code == 200
+    assert await audit_events(db, person, "insurance.read") == []
+    assert (await client.get(URL, headers=headers)).status_code == 200
+    [event] = await audit_events(db, person, "insurance.read")
+    assert (event.target_type, event.target_id, event.outcome) == ("insurance_policy", str(person.id), "success")
+    assert MEMBER_ID not in str(event.details) and "Blue Shield" not in str(event.details)

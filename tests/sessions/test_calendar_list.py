@@ -12,6 +12,7 @@ import orjson
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.pagination import decode_cursor, encode_cursor
 from app.models import AuditEvent, Client, Group, TherapySession, User
 from app.sessions.service import session_document
 from tests.fixtures.factories import api_key, bearer
@@ -105,13 +106,16 @@ async def test_cursor_is_the_last_key_and_a_forged_one_is_refused(
     ids = await _calendar_in_every_state(client, db, group, provider, client_record, frozen, headers)
     first = (await client.get(sessions_url(group), params={**WEEK, "limit": 2}, headers=headers)).json()
     cursor = first["next_cursor"]
-    starts_at, last_id = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    # rule R4: the cursor is sealed; the server reads it back as the last row's key
+    starts_at, last_id = decode_cursor(cursor, 2, scope=sessions_url(group))
     assert last_id == ids[1] == first["items"][-1]["id"] and datetime.fromisoformat(starts_at) == datetime.fromisoformat(first["items"][-1]["starts_at"])
 
     def forged(value: object) -> str:
-        return base64.urlsafe_b64encode(orjson.dumps(value)).decode().rstrip("=")
+        # sealed with the app's key for this very list: only the values are wrong
+        return encode_cursor(value, scope=sessions_url(group))  # type: ignore[arg-type]
 
-    for bad in ("not-a-cursor", forged([starts_at]), forged([starts_at, "nope"]), forged([starts_at, 5]), forged(["x", last_id]),
+    plain = base64.urlsafe_b64encode(orjson.dumps([starts_at, last_id])).decode().rstrip("=")  # yesterday's format
+    for bad in ("not-a-cursor", plain, forged([starts_at]), forged([starts_at, "nope"]), forged([starts_at, 5]), forged(["x", last_id]),
                 forged([5, last_id]), forged([starts_at.removesuffix("+00:00"), last_id]), forged({"a": 1})):
         refused = await client.get(sessions_url(group), params={**WEEK, "cursor": bad}, headers=headers)
         assert refused.status_code == 422 and refused.json()["code"] == "invalid_cursor", (bad, refused.text)
