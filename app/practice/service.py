@@ -64,6 +64,8 @@ FIELD_CAPABILITIES: dict[str, Capability] = {
     "contact_email": Capability.ACCOUNT_SETTINGS,
     "contact_phone": Capability.ACCOUNT_SETTINGS,
     "cancellation_policy": Capability.BILLING_SETTINGS,
+    # A6: who must enrol in two-factor is access control: never a partner key's decision.
+    "require_two_factor_for_admins": Capability.GROUP_EDIT,
 }
 MAX_UPCOMING_POLICIES = 50
 
