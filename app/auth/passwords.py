@@ -4,7 +4,7 @@ import uuid
 from datetime import timedelta
 
 from redis.asyncio import Redis
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import password_policy
@@ -16,7 +16,11 @@ from app.core.errors import Problem
 from app.core.mail import send_mail
 from app.core.passwords import hash_password, verify_password
 from app.models import AuthSession, PasswordResetToken, User
-from app.users.service import find_user_by_email
+from app.users.service import normalize_email
+
+
+class CurrentPasswordWrong(Exception):
+    """The router answers 409 after committing the failed attempt's audit record."""
 
 
 def check_policy(password: str, email: str | None, field: str) -> None:
@@ -32,36 +36,56 @@ def check_policy(password: str, email: str | None, field: str) -> None:
         )
 
 
+# One statement whatever the answer: the token, the mail and its delivery job are written only when the
+# email has an account, but the database does the same lookup and runs the same statement either way.
+_REQUEST_RESET = text("""
+WITH person AS (SELECT id, email, first_name FROM users WHERE lower(email) = :email),
+token AS (
+    INSERT INTO password_reset_tokens (id, user_id, token_hash, expires_at)
+    SELECT :token_id, id, :token_hash, :expires_at FROM person RETURNING user_id
+),
+mail AS (
+    INSERT INTO mail_messages (id, to_address, subject, body_text, template)
+    SELECT :mail_id, email, :subject, format(:body, first_name), 'password_reset' FROM person RETURNING id
+),
+job AS (
+    INSERT INTO outbox_jobs (function, args, job_id)
+    SELECT 'deliver_mail', jsonb_build_array(CAST(:mail_id AS text)), 'mail:' || CAST(:mail_id AS text) FROM person
+)
+SELECT id FROM person
+""")
+
+
 async def request_reset(db: AsyncSession, settings: Settings, email: str) -> None:
     """Mails a reset link when the email has an account. The caller cannot tell which: the same answer, and
-    the same work (a token digest, one insert, the audit row) either way, so the timing does not tell either."""
-    user = await find_user_by_email(db, email)
+    the same work (a token, one statement, the audit row) either way, so the timing does not tell either."""
     secret = tokens.new_secret(tokens.RESET_PREFIX)
-    digest = tokens.digest(secret)
-    if user is not None:
-        db.add(
-            PasswordResetToken(
-                user_id=user.id, token_hash=digest, expires_at=clock.now() + timedelta(minutes=settings.password_reset_minutes)
-            )
-        )
-        link = f"{settings.public_url}/reset-password?token={secret}"
-        await send_mail(
-            db,
-            to=user.email,
-            subject="Reset your Caseload password",
-            body=(
-                f"Hello {user.first_name},\n\nSomeone (perhaps you) asked to reset the password of this Caseload account. "
-                f"Choose a new one here:\n\n{link}\n\nThe link works once and expires in {settings.password_reset_minutes} minutes. "
-                "If it was not you, ignore this mail: your password stays as it is.\n"
-                f"Reset token: {secret}\n"
-            ),
-            template="password_reset",
-        )
-    await audit.record(
-        db, None, "auth.password_reset_requested", target_type="user", target_id=user.id if user else None,
-        outcome="success" if user else "unknown_email",
+    link = f"{settings.public_url}/reset-password?token={secret}"
+    body = (
+        "Hello %s,\n\nSomeone (perhaps you) asked to reset the password of this Caseload account. "
+        f"Choose a new one here:\n\n{link}\n\nThe link works once and expires in {settings.password_reset_minutes} minutes. "
+        "If it was not you, ignore this mail: your password stays as it is.\n"
+        f"Reset token: {secret}\n"
     )
-    security_event("security.password_reset_requested", user_id=user.id if user else None)
+    mail_id = uuid.uuid4()
+    user_id = await db.scalar(
+        _REQUEST_RESET,
+        {
+            "email": normalize_email(email),
+            "token_id": uuid.uuid4(),
+            "token_hash": tokens.digest(secret),
+            "expires_at": clock.now() + timedelta(minutes=settings.password_reset_minutes),
+            "mail_id": mail_id,
+            "subject": "Reset your Caseload password",
+            "body": body,
+        },
+    )
+    db.info["outbox_pending"] = True  # the relay runs either way: its work does not tell either
+    await audit.record(
+        db, None, "auth.password_reset_requested", target_type="user", target_id=user_id,
+        outcome="success" if user_id else "unknown_email",
+    )
+    security_event("security.password_reset_requested", user_id=user_id)
 
 
 async def confirm_reset(db: AsyncSession, redis: Redis, settings: Settings, secret: str, new_password: str) -> None:
@@ -108,7 +132,7 @@ async def change_password(
         await throttle.record_login_failure(redis, settings, user.email, ip)
         await audit.record(db, actor, "auth.password_changed", target_type="user", target_id=user.id, outcome="failure")
         security_event("security.password_change_failed", user_id=user.id)
-        raise Problem(409, "current_password_wrong", "The current password is wrong. Enter it again, or reset it by mail.")
+        raise CurrentPasswordWrong
     check_policy(new, user.email, "new_password")
     user.password_hash = await hash_password(new)
     ended = await _end_logins(db, user.id, keep=actor.session_id)

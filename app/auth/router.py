@@ -162,12 +162,19 @@ async def read_me(actor: CurrentActor) -> Response:
 @me_router.post("/me/password", status_code=204, responses=problem_responses(401, 403, 409, 422, 429, 503), **allowed(PERSON))
 async def change_password(
     request: Request, body: schemas.PasswordChange, actor: PersonActor, db: DB, redis: RedisDep, settings: SettingsDep
-) -> None:
+) -> Response:
     """Change the password, giving the current one. Every other login of the account ends (this one stays),
     and the person is told by mail. A wrong current password is 409 `current_password_wrong`."""
-    await passwords.change_password(
-        db, redis, settings, actor, current=body.current_password, new=body.new_password, ip=client_ip(request.scope)
-    )
+    try:
+        await passwords.change_password(
+            db, redis, settings, actor, current=body.current_password, new=body.new_password, ip=client_ip(request.scope)
+        )
+    except passwords.CurrentPasswordWrong:
+        # Returned, not raised: the failed attempt's audit record must commit.
+        return problem_response(
+            409, "current_password_wrong", "The current password is wrong. Enter it again, or reset it by mail."
+        )
+    return Response(status_code=204)
 
 
 @me_router.get("/me/logins", response_model=schemas.LoginList, responses=problem_responses(401, 403), **allowed(PERSON))

@@ -104,5 +104,9 @@ async def clear_login_failures(redis: Redis, email: str, ip: str | None) -> None
 
 
 async def clear_account_failures(redis: Redis, email: str) -> None:
-    """After a reset through the mailbox: the account's brake is lifted (addresses keep their counts)."""
-    await guarded(lambda: redis.delete(_keys(email, None)[2]))
+    """After a reset through the mailbox: the account's brake is lifted (addresses keep their counts).
+    Best effort: a Redis outage must not stop a person from choosing a new password."""
+    try:
+        await redis.delete(_keys(email, None)[2])
+    except (RedisError, OSError) as exc:
+        log.warning("security.throttle_unavailable", error=type(exc).__name__)
