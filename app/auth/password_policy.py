@@ -13,6 +13,7 @@ from importlib.resources import files
 
 MIN_LENGTH = 12
 MAX_LENGTH = 128
+MIN_LOCAL_PART = 4
 
 
 @lru_cache(maxsize=1)
@@ -32,6 +33,7 @@ def problems(password: str, email: str | None) -> list[str]:
     if lowered in common_passwords() or lowered.strip() in common_passwords():
         found.append("this is one of the most common passwords: choose another")
     local_part = (email or "").split("@", 1)[0].strip().lower()
-    if len(local_part) >= 3 and local_part in lowered:
+    # Shorter local parts ("li", "lee") are too common inside ordinary words to refuse on.
+    if len(local_part) >= MIN_LOCAL_PART and local_part in lowered:
         found.append("do not include your email address in the password")
     return found
