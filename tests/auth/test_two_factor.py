@@ -148,32 +148,46 @@ async def test_staff_without_two_factor_get_a_login_good_only_for_enrolling(clie
 
 async def test_a_group_can_require_two_factor_of_its_owner_and_admins(client: httpx.AsyncClient, db: AsyncSession, frozen) -> None:
     # rule A6: the group setting; the owner and admins enrol before their admin capabilities work
+    from app.memberships.service import ensure_membership, make_provider
+
     owner = await make_user(db, first_name="Olive")
     group = await make_group(db, owner=owner)
     admin = await make_user(db, first_name="Adam")
     await add_member(db, group, admin, admin=True)
+    provider_admin = await make_user(db, first_name="Petra")
+    await make_provider(db, group, provider_admin, "LPC")
+    await ensure_membership(db, group.id, provider_admin.id, is_admin=True)
     provider = await make_user(db, first_name="Pat")
     await add_member(db, group, provider, provider=True)
     owner_headers, admin_headers = await user_headers(db, owner), await user_headers(db, admin)
     settings_url = f"/v1/groups/{group.id}/settings"
+    # Whoever turns it on has it already: nobody locks themselves out of the switch.
+    too_soon = await client.patch(settings_url, headers=owner_headers, json={"require_two_factor_for_admins": True})
+    assert too_soon.status_code == 409 and too_soon.json()["code"] == "enrol_two_factor_first"
+    await enrol(client, owner_headers, frozen)
     turned_on = await client.patch(settings_url, headers=owner_headers, json={"require_two_factor_for_admins": True})
     assert turned_on.status_code == 200 and turned_on.json()["require_two_factor_for_admins"] is True
+    audited = await db.scalar(
+        select(AuditEvent.details).where(AuditEvent.action == "group_settings.updated", AuditEvent.group_id == group.id)
+    )
+    assert audited == {"fields": ["require_two_factor_for_admins"]}
 
     refused = await client.get(settings_url, headers=admin_headers)
     assert refused.status_code == 403
     assert refused.json()["code"] == "two_factor_required"
     assert "POST /v1/me/two-factor" in refused.json()["detail"]
-    assert (await client.get(settings_url, headers=owner_headers)).json()["code"] == "two_factor_required"
-    # Provider work is not admin power: the owner (also a provider) still reaches their own.
-    assert (await client.get(f"/v1/groups/{group.id}/clients", headers=owner_headers)).status_code == 200
+    # Provider work is not admin power: a provider-admin without two-factor keeps their own work.
+    petra = await user_headers(db, provider_admin)
+    assert (await client.get(settings_url, headers=petra)).json()["code"] == "two_factor_required"
+    assert (await client.get(f"/v1/groups/{group.id}/clients", headers=petra)).status_code == 200
     # A provider without admin rights gets the ordinary refusal, not an invitation to enrol.
     assert (await client.get(settings_url, headers=await user_headers(db, provider))).json()["code"] == "forbidden"
 
     await enrol(client, admin_headers, frozen)
     assert (await client.get(settings_url, headers=admin_headers)).status_code == 200
-    # Turned off again, nobody needs it.
-    owner_secret, _ = await enrol(client, owner_headers, frozen)
-    assert (await client.patch(settings_url, headers=owner_headers, json={"require_two_factor_for_admins": False})).status_code == 200
+    turned_off = await client.patch(settings_url, headers=admin_headers, json={"require_two_factor_for_admins": False})
+    assert turned_off.status_code == 200
+    assert (await client.get(settings_url, headers=petra)).status_code == 200  # nobody needs it now
 
 
 async def test_only_people_with_group_edit_change_the_requirement(client: httpx.AsyncClient, db: AsyncSession) -> None:
