@@ -19,7 +19,7 @@ async def read_settings(group_id: uuid.UUID, actor: CurrentActor, db: DB) -> sch
 
 
 @practice_router.patch(
-    "/settings", responses=problem_responses(401, 403, 404, 422), **allowed(Capability.ACCOUNT_SETTINGS)
+    "/settings", responses=problem_responses(401, 403, 404, 409, 422), **allowed(Capability.ACCOUNT_SETTINGS)
 )
 async def update_settings(
     group_id: uuid.UUID, body: schemas.SettingsPatch, actor: CurrentActor, db: DB
