@@ -105,6 +105,9 @@ def cmd_serve(args: argparse.Namespace) -> None:
         access_log=False,  # ours has the request id and no query strings
         log_config=None,
         timeout_graceful_shutdown=get_settings().shutdown_grace_s,
+        # A8: X-Forwarded-For is believed from TRUSTED_PROXIES only (uvicorn trusts 127.0.0.1 by default).
+        proxy_headers=bool(get_settings().trusted_proxies),
+        forwarded_allow_ips=get_settings().trusted_proxies or "",
     )
 
 

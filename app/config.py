@@ -41,6 +41,14 @@ class Settings(BaseSettings):
     login_max_failures_per_account: int = 5
     login_max_failures_per_address: int = 30
     login_failure_window_s: int = 900
+    # A8: after this many failures on one account from anywhere in the window, every attempt on it waits
+    # LOGIN_BRAKE_DELAY_S before its answer (slowed, never refused: the owner still gets in).
+    login_brake_failures: int = 20
+    login_brake_delay_s: float = 2.0
+    # A8: proxies (CIDRs) whose X-Forwarded-For is believed; empty: the peer address is the client.
+    trusted_proxies: list[str] = Field(default_factory=list)
+    password_reset_minutes: int = 30  # A5
+    login_challenge_seconds: int = 300  # A6: time to give the second factor after the password
 
     max_body_bytes: int = 1_048_576
     max_upload_bytes: int = 200 * 1_048_576

@@ -25,6 +25,8 @@ class GroupRole:
     is_admin: bool = False
     is_provider: bool = False
     via_api_key: bool = False
+    # A6: the group's `require_two_factor_for_admins`, read in the same lookup (authz decides with it).
+    admins_need_two_factor: bool = False
 
     @property
     def roles(self) -> list[str]:
@@ -46,6 +48,8 @@ class Actor:
     email_verified: bool = False
     session_id: uuid.UUID | None = None
     api_key_name: str | None = None
+    two_factor: bool = False  # A6: the person has confirmed two-factor sign-in
+    enrol_only: bool = False  # A6: a staff login without two-factor, good only for enrolling
 
     @property
     def user_id(self) -> uuid.UUID | None:
@@ -57,10 +61,12 @@ class Actor:
 
 
 _SESSION_LOOKUP = """
-SELECT s.id AS session_id,
+SELECT s.id AS session_id, s.enrol_only,
        s.last_seen_at < now() - interval '1 minute' AS stale,
        u.id, u.email, u.first_name, u.last_name, u.email_verified_at IS NOT NULL AS verified, u.is_staff,
-       (SELECT coalesce(json_agg(json_build_array(m.group_id, g.name, m.is_owner, m.is_admin, m.is_provider)), '[]')
+       u.totp_enabled_at IS NOT NULL AS two_factor,
+       (SELECT coalesce(json_agg(json_build_array(m.group_id, g.name, m.is_owner, m.is_admin, m.is_provider,
+                                                  g.require_two_factor_for_admins)), '[]')
           FROM memberships m JOIN groups g ON g.id = m.group_id
          WHERE m.user_id = u.id AND m.ended_at IS NULL) AS memberships
   FROM auth_sessions s JOIN users u ON u.id = s.user_id
@@ -108,8 +114,8 @@ async def _session_actor(reader: Reader, secret: str) -> Actor | None:
     if row["stale"]:
         await reader.execute(_SESSION_TOUCH, row["session_id"])
     memberships = {
-        uuid.UUID(group_id): GroupRole(uuid.UUID(group_id), name, owner, admin, provider)
-        for group_id, name, owner, admin, provider in row["memberships"]
+        uuid.UUID(group_id): GroupRole(uuid.UUID(group_id), name, owner, admin, provider, False, needs_2fa)
+        for group_id, name, owner, admin, provider, needs_2fa in row["memberships"]
     }
     return Actor(
         kind="user",
@@ -121,6 +127,8 @@ async def _session_actor(reader: Reader, secret: str) -> Actor | None:
         last_name=row["last_name"],
         email_verified=row["verified"],
         session_id=row["session_id"],
+        two_factor=row["two_factor"],
+        enrol_only=row["enrol_only"],
     )
 
 
@@ -146,8 +154,19 @@ async def current_actor(
     actor = await authenticate(reader, secret)
     if actor is None:
         raise unauthenticated("The token or API key is unknown, expired or revoked. Log in again.")
+    if actor.enrol_only and request.url.path != "/v1/me" and not request.url.path.startswith(ENROL_ONLY_PATHS):
+        raise Problem(
+            403,
+            "two_factor_required",
+            "Staff accounts need two-factor sign-in. Enrol with POST /v1/me/two-factor and confirm with "
+            "POST /v1/me/two-factor/confirm; this login then works everywhere.",
+        )
     request.state.actor = actor
     return actor
+
+
+# What a staff login without two-factor may reach (A6): enough to see who it is, enrol, and log out.
+ENROL_ONLY_PATHS = ("/v1/me/two-factor", "/v1/auth/logout", "/v1/me/logins")
 
 
 async def person_actor(actor: Annotated[Actor, Depends(current_actor)]) -> Actor:

@@ -5,7 +5,7 @@ never reveals that another group's object exists); being a member without the ca
 """
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum, StrEnum
 
 from app.core.auth import Actor, GroupRole
@@ -145,6 +145,8 @@ def require(
     role = membership(actor, group_id)
     rule = CAPABILITIES[capability]
     granted = reach(role, rule)
+    if _admin_gate_closed(actor, role):
+        granted = _without_admin_rights(actor, role, capability, granted, provider_user_id)
     if granted is Reach.NONE or (
         granted is Reach.OWN and provider_user_id is not None and provider_user_id != actor.user_id
     ):
@@ -153,3 +155,28 @@ def require(
     if rule.provider is Reach.NONE:
         require_verified(actor)
     return Grant(group_id=group_id, reach=granted, role=role, actor=actor)
+
+
+def _admin_gate_closed(actor: Actor, role: GroupRole) -> bool:
+    """A6: the group requires two-factor of its owner and admins, and this one has not enrolled."""
+    return role.admins_need_two_factor and (role.is_owner or role.is_admin) and not actor.two_factor
+
+
+def _without_admin_rights(
+    actor: Actor, role: GroupRole, capability: Capability, granted: Reach, provider_user_id: uuid.UUID | None
+) -> Reach:
+    """What the role reaches as a provider alone; a 403 saying how to enrol when the admin part was needed."""
+    as_provider = reach(replace(role, is_owner=False, is_admin=False), CAPABILITIES[capability])
+    if as_provider is not Reach.NONE and not (
+        as_provider is Reach.OWN and provider_user_id is not None and provider_user_id != actor.user_id
+    ):
+        return as_provider
+    if granted is Reach.NONE:
+        return granted  # not allowed even with two-factor: the ordinary 403
+    raise Problem(
+        403,
+        "two_factor_required",
+        "This practice requires two-factor sign-in of its owner and admins. Enrol with POST /v1/me/two-factor, "
+        "confirm it with a first code (POST /v1/me/two-factor/confirm); this login then has its admin rights.",
+        capability=str(capability),
+    )

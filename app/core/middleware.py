@@ -15,6 +15,9 @@ import orjson
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from app.config import get_settings
+from app.core import proxies
+
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 PROBLEM_CONTENT_TYPE = b"application/problem+json"
 _TOO_LARGE = orjson.dumps(
@@ -62,7 +65,13 @@ current_request: ContextVar[RequestInfo | None] = ContextVar("current_request", 
 
 def client_ip(scope: Scope) -> str | None:
     client = scope.get("client")
-    return client[0] if client else None
+    if not client:
+        return None
+    trusted = proxies.networks(tuple(get_settings().trusted_proxies))
+    if not trusted:  # the common case costs one tuple check
+        return client[0]
+    forwarded = next((v.decode("latin-1") for k, v in scope.get("headers", ()) if k == b"x-forwarded-for"), None)
+    return proxies.forwarded_client(client[0], forwarded, trusted)
 
 
 class RequestContextMiddleware:

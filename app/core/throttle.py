@@ -1,52 +1,112 @@
-"""Login throttling in Redis: failures counted per account and per client address in a fixed window.
+"""Login throttling in Redis (A8): guessing is slow, and an attacker elsewhere cannot lock the owner out.
 
-Redis, not process memory: every API process must see the same counts.
+Failures are counted in a fixed window per (account, address) and per address; those two refuse (429).
+Failures per account from all addresses together never refuse: past `login_brake_failures` they only
+slow every attempt on that account (the brake), so a person typing the right password from an address
+that has not failed is always let in. Redis, not process memory: every API process sees the same counts.
+
+Redis unreachable: login fails closed (503 `throttle_unavailable` with `Retry-After`) rather than
+letting unlimited guesses through; see README "Security".
 """
 
+import asyncio
 import hashlib
+import ipaddress
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
+import structlog
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from app.config import Settings
 from app.core.errors import Problem
 
-
-def _keys(email: str, ip: str | None) -> list[tuple[str, str]]:
-    # Hash the email: Redis keys show up in monitoring and must not carry addresses.
-    account = hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
-    keys = [("account", f"login-fail:account:{account}")]
-    if ip:
-        keys.append(("address", f"login-fail:ip:{ip}"))
-    return keys
+log = structlog.get_logger("caseload.security")
+T = TypeVar("T")
+RETRY_AFTER_OUTAGE_S = 30
 
 
-def _limit(kind: str, settings: Settings) -> int:
-    return settings.login_max_failures_per_account if kind == "account" else settings.login_max_failures_per_address
+def _account(email: str) -> str:
+    # Hashed: Redis keys show up in monitoring and must not carry addresses.
+    return hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
+
+
+def _address(ip: str | None) -> str:
+    if not ip:
+        return "none"
+    try:
+        parsed = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    # One IPv6 subscriber holds a whole /64: counting single addresses would give them 2^64 budgets.
+    return str(ipaddress.ip_network(f"{parsed}/64", strict=False)) if parsed.version == 6 else str(parsed)
+
+
+def _keys(email: str, ip: str | None) -> tuple[str, str, str]:
+    account, address = _account(email), _address(ip)
+    return f"login-fail:pair:{account}:{address}", f"login-fail:ip:{address}", f"login-fail:account:{account}"
+
+
+async def guarded(call: Callable[[], Awaitable[T]]) -> T:
+    """Run a Redis call for the login path; an outage becomes a 503 the client can retry."""
+    try:
+        return await call()
+    except (RedisError, OSError) as exc:
+        log.warning("security.throttle_unavailable", error=type(exc).__name__)
+        raise Problem(
+            503,
+            "throttle_unavailable",
+            f"Logins are paused for a moment: the attempt counter cannot be reached. Try again in {RETRY_AFTER_OUTAGE_S} seconds.",
+            headers={"Retry-After": str(RETRY_AFTER_OUTAGE_S)},
+            retry_after=RETRY_AFTER_OUTAGE_S,
+        ) from exc
 
 
 async def check_login_allowed(redis: Redis, settings: Settings, email: str, ip: str | None) -> None:
-    keys = _keys(email, ip)
-    counts = await redis.mget([key for _, key in keys])
-    for (kind, key), count in zip(keys, counts):
-        if count is not None and int(count) >= _limit(kind, settings):
-            retry_after = max(await redis.ttl(key), 1)
+    pair, address, account = _keys(email, ip)
+    pair_count, address_count, account_count = await guarded(lambda: redis.mget([pair, address, account]))
+    for kind, key, count, limit in (
+        ("account from this address", pair, pair_count, settings.login_max_failures_per_account),
+        ("address", address, address_count, settings.login_max_failures_per_address),
+    ):
+        if count is not None and int(count) >= limit:
+            retry_after = max(await guarded(lambda key=key: redis.ttl(key)), 1)
+            log.warning("security.login_locked", scope=kind.split()[0], retry_after=retry_after)
             raise Problem(
                 429,
                 "too_many_login_attempts",
-                f"Too many failed logins for this {kind}. Wait {retry_after} seconds, or reset the password.",
+                f"Too many failed logins for this {kind}. Wait {retry_after} seconds, or reset the password "
+                "(POST /v1/auth/password-reset).",
                 headers={"Retry-After": str(retry_after)},
                 retry_after=retry_after,
             )
+    if account_count is not None and int(account_count) >= settings.login_brake_failures:
+        # The brake: slowed, not refused. It holds only this request, not a worker or a connection.
+        await asyncio.sleep(settings.login_brake_delay_s)
 
 
 async def record_login_failure(redis: Redis, settings: Settings, email: str, ip: str | None) -> None:
-    async with redis.pipeline(transaction=True) as pipe:
-        for _, key in _keys(email, ip):
-            # The window starts at the first failure; INCR keeps the TTL, so later ones do not extend it.
-            # (SET NX EX rather than EXPIRE NX: the embedded Redis is 6.2.)
-            pipe.set(key, 0, ex=settings.login_failure_window_s, nx=True).incr(key)
-        await pipe.execute()
+    async def write() -> None:
+        async with redis.pipeline(transaction=True) as pipe:
+            for key in _keys(email, ip):
+                # The window starts at the first failure; INCR keeps the TTL, so later ones do not extend it.
+                # (SET NX EX rather than EXPIRE NX: the embedded Redis is 6.2.)
+                pipe.set(key, 0, ex=settings.login_failure_window_s, nx=True).incr(key)
+            await pipe.execute()
+
+    await guarded(write)
 
 
-async def clear_login_failures(redis: Redis, email: str) -> None:
-    await redis.delete(_keys(email, None)[0][1])
+async def clear_login_failures(redis: Redis, email: str, ip: str | None) -> None:
+    # Only this address's count for the account: a success here says nothing about the other addresses.
+    await guarded(lambda: redis.delete(_keys(email, ip)[0]))
+
+
+async def clear_account_failures(redis: Redis, email: str) -> None:
+    """After a reset through the mailbox: the account's brake is lifted (addresses keep their counts).
+    Best effort: a Redis outage must not stop a person from choosing a new password."""
+    try:
+        await redis.delete(_keys(email, None)[2])
+    except (RedisError, OSError) as exc:
+        log.warning("security.throttle_unavailable", error=type(exc).__name__)

@@ -1,7 +1,8 @@
 """Opaque secrets: generated here, stored only as SHA-256, recognisable by their prefix.
 
 Prefixes let secret scanners and people tell a leaked value's kind at a glance:
-`cls_` a login session, `ck_` a partner API key, `cev_` an email verification link.
+`cls_` a login session, `ck_` a partner API key, `cev_` an email verification link, `cpr_` a password
+reset link, `clc_` a login's two-factor challenge.
 """
 
 import hashlib
@@ -10,6 +11,8 @@ import secrets
 SESSION_PREFIX = "cls_"
 API_KEY_PREFIX = "ck_"
 VERIFICATION_PREFIX = "cev_"
+RESET_PREFIX = "cpr_"
+CHALLENGE_PREFIX = "clc_"
 
 
 def new_secret(prefix: str) -> str:

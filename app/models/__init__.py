@@ -20,7 +20,7 @@ from app.models.payouts import EarningLine, Payout
 from app.models.practice import BankAccount, BankAccountChange, IdentityVerification, Rate
 from app.models.providers import IntakeForm, PracticeLocation, ProviderProfile
 from app.models.sessions import TherapySession
-from app.models.users import AuthSession, EmailVerificationToken, User
+from app.models.users import AuthSession, EmailVerificationToken, PasswordResetToken, RecoveryCode, User
 
 __all__ = [
     "TherapySession",
@@ -41,6 +41,8 @@ __all__ = [
     "AuditChainHead",
     "AuditEvent",
     "AuthSession",
+    "PasswordResetToken",
+    "RecoveryCode",
     "BankAccount",
     "BankAccountChange",
     "CancellationPolicy",

@@ -44,6 +44,8 @@ class Group(Base):
     booking_preferences: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}", default=dict)
     contact_email: Mapped[str | None] = mapped_column(String(320))
     contact_phone: Mapped[str | None] = mapped_column(String(32))
+    # A6: the owner and admins act as such only once they have two-factor sign-in.
+    require_two_factor_for_admins: Mapped[bool] = mapped_column(Boolean, server_default=text("false"), default=False)
 
 
 class Membership(Base):

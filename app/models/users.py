@@ -1,9 +1,10 @@
-"""People (A1) and what proves who they are: sessions and email verification tokens."""
+"""People (A1) and what proves who they are: login sessions, email verification and password reset
+tokens, two-factor secrets and recovery codes (A5-A7)."""
 
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, LargeBinary, String, func, text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, LargeBinary, String, func, text
 from sqlalchemy.dialects.postgresql import INET
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -27,6 +28,11 @@ class User(Base):
     email_verified_at: Mapped[datetime | None] = timestamp()
     is_staff: Mapped[bool] = mapped_column(Boolean, server_default=text("false"), default=False)
     created_at: Mapped[datetime] = stamped_now()
+    # A6: the TOTP secret, AES-GCM encrypted (core/crypto.py); set at enrolment, in force once confirmed.
+    totp_secret_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
+    totp_enabled_at: Mapped[datetime | None] = timestamp()
+    # The last 30-second step whose code was accepted: a code is never accepted twice (no replay).
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
 
     @property
     def email_verified(self) -> bool:
@@ -46,6 +52,9 @@ class AuthSession(Base):
     expires_at: Mapped[datetime] = timestamp(nullable=False)
     revoked_at: Mapped[datetime | None] = timestamp()
     ip: Mapped[str | None] = mapped_column(INET)
+    user_agent: Mapped[str | None] = mapped_column(String(300))
+    # A6: a staff login without two-factor gets a session good only for enrolling in it.
+    enrol_only: Mapped[bool] = mapped_column(Boolean, server_default=text("false"), default=False)
 
 
 class EmailVerificationToken(Base):
@@ -58,4 +67,29 @@ class EmailVerificationToken(Base):
     token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
     created_at: Mapped[datetime] = stamped_now()
     expires_at: Mapped[datetime] = timestamp(nullable=False)
+    used_at: Mapped[datetime | None] = timestamp()
+
+
+class PasswordResetToken(Base):
+    """A5: a mailed, single-use, expiring link to choose a new password; only its SHA-256 is stored."""
+
+    __tablename__ = "password_reset_tokens"
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    created_at: Mapped[datetime] = stamped_now()
+    expires_at: Mapped[datetime] = timestamp(nullable=False)
+    used_at: Mapped[datetime | None] = timestamp()
+
+
+class RecoveryCode(Base):
+    """A6: one-time codes for when the authenticator is lost; shown once, only their SHA-256 is stored."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    created_at: Mapped[datetime] = stamped_now()
     used_at: Mapped[datetime | None] = timestamp()

@@ -19,12 +19,12 @@ async def read_settings(group_id: uuid.UUID, actor: CurrentActor, db: DB) -> sch
 
 
 @practice_router.patch(
-    "/settings", responses=problem_responses(401, 403, 404, 422), **allowed(Capability.ACCOUNT_SETTINGS)
+    "/settings", responses=problem_responses(401, 403, 404, 409, 422), **allowed(Capability.ACCOUNT_SETTINGS)
 )
 async def update_settings(
     group_id: uuid.UUID, body: schemas.SettingsPatch, actor: CurrentActor, db: DB
 ) -> schemas.SettingsOut:
-    """Change settings; each field sent also needs its capability: shown_in_search search_visibility; intake_session_minutes, client_age_min/max, booking_preferences booking_settings; contact_email/phone account_settings; cancellation_policy (appends a version) billing_settings."""
+    """Change settings; each field sent also needs its capability: shown_in_search search_visibility; intake_session_minutes, client_age_min/max, booking_preferences booking_settings; contact_email/phone account_settings; cancellation_policy (appends a version) billing_settings; require_two_factor_for_admins group_edit."""
     return schemas.SettingsOut.of(await service.update_settings(db, actor, group_id, body))
 
 

@@ -75,6 +75,9 @@ class SettingsPatch(Strict):
     cancellation_policy: CancellationPolicyIn = omittable(
         description="Appends a new version; versions already stored are never changed."
     )
+    require_two_factor_for_admins: bool = omittable(
+        description="The owner and admins must enrol in two-factor sign-in before their admin rights work."
+    )
 
 
 class BankAccountSummary(BaseModel):
@@ -132,6 +135,9 @@ class SettingsOut(BaseModel):
     booking_preferences: BookingPreferences
     contact_email: str | None
     contact_phone: str | None
+    require_two_factor_for_admins: bool = Field(
+        description="The owner and admins act as such only once they have two-factor sign-in."
+    )
     cancellation_policy: CancellationPolicyOut | None = Field(description="The version in force now.")
     upcoming_cancellation_policies: list[CancellationPolicyOut] = Field(
         description="Versions that take effect later, soonest first."
@@ -159,6 +165,7 @@ class SettingsOut(BaseModel):
             booking_preferences=BookingPreferences.model_validate(group.booking_preferences or {}),
             contact_email=group.contact_email,
             contact_phone=group.contact_phone,
+            require_two_factor_for_admins=group.require_two_factor_for_admins,
             cancellation_policy=view.cancellation_policy,
             upcoming_cancellation_policies=view.upcoming_cancellation_policies,
             bank_account=view.bank_account,

@@ -67,6 +67,8 @@ FIELD_CAPABILITIES: dict[str, Capability] = {
     "contact_email": Capability.ACCOUNT_SETTINGS,
     "contact_phone": Capability.ACCOUNT_SETTINGS,
     "cancellation_policy": Capability.BILLING_SETTINGS,
+    # A6: who must enrol in two-factor is access control: never a partner key's decision.
+    "require_two_factor_for_admins": Capability.GROUP_EDIT,
 }
 MAX_UPCOMING_POLICIES = 50
 
@@ -132,6 +134,13 @@ async def update_settings(db: AsyncSession, actor: Actor, group_id: uuid.UUID, c
         raise not_found("group")
 
     values = changes.model_dump(include=fields - {"booking_preferences", "cancellation_policy"})
+    if values.get("require_two_factor_for_admins") and not actor.two_factor:
+        # A6: turning it on without two-factor would lock the caller out of the switch itself.
+        raise Problem(
+            409,
+            "enrol_two_factor_first",
+            "Turn on two-factor sign-in for yourself first (POST /v1/me/two-factor, then .../confirm), then require it of admins.",
+        )
     if "booking_preferences" in fields:
         stored = BookingPreferences.model_validate(group.booking_preferences or {})
         values["booking_preferences"] = stored.model_copy(

@@ -76,12 +76,12 @@ async def session_lookup(request: Request) -> Response:
         "kind": "user",
         "user": {
             "id": row["id"], "email": row["email"], "first_name": row["first_name"], "last_name": row["last_name"],
-            "email_verified": row["verified"], "is_staff": row["is_staff"],
+            "email_verified": row["verified"], "is_staff": row["is_staff"], "two_factor_enabled": row["two_factor"],
         },
         "memberships": [
             {"group_id": uuid.UUID(group_id), "group_name": name,
              "roles": [role for role, held in (("owner", o), ("admin", a), ("provider", p)) if held]}
-            for group_id, name, o, a, p in memberships
+            for group_id, name, o, a, p, *_ in memberships
         ],
     })
 

@@ -62,6 +62,7 @@ async def test_admin_reads_every_setting_with_defaults(client: httpx.AsyncClient
         "booking_preferences": {"default_to_phone_consults": False, "appointments_by_specialization": False},
         "contact_email": None,
         "contact_phone": None,
+        "require_two_factor_for_admins": False,
         "cancellation_policy": None,
         "upcoming_cancellation_policies": [],
         "bank_account": None,
