@@ -1,7 +1,7 @@
 """account security: password reset tokens, two-factor secrets and recovery codes, login details (A5-A8)
 
 Revision ID: 0013
-Revises: 0007
+Revises: 0012
 Create Date: 2026-12-02 15:30:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0013'
-down_revision: str | None = '0007'
+down_revision: str | None = '0012'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
