@@ -47,7 +47,9 @@ async def unread_for_client(http, conversation_id: str) -> int:
 async def fingerprint(db: AsyncSession) -> dict[str, str]:
     prints = {}
     for table in ("conversations", "messages", "audit_events", "mail_messages", "idempotency_records"):
-        query = f"SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY t::text), '')) FROM {table} t"
+        # Refused attempts are recorded (rule R3): everything else in the audit log must stay as it was.
+        where = " WHERE t.action <> 'access.refused'" if table == "audit_events" else ""
+        query = f"SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY t::text), '')) FROM {table} t{where}"
         prints[table] = (await db.execute(text(query))).scalar_one()
     return prints
 
@@ -120,6 +122,8 @@ async def test_an_admin_who_does_not_provide_is_refused_on_every_messaging_route
         assert response.status_code == 403, response.text
         assert (response.json()["code"], response.json()["capability"]) == ("forbidden", "messaging")
     assert await fingerprint(db) == before
+    refused = await db.scalar(text("SELECT count(*) FROM audit_events WHERE action = 'access.refused' AND actor_user_id = :u"), {"u": admin.id})
+    assert refused == len(responses)  # rule R3: each refusal is in the group's log
 
 
 async def test_the_owner_does_not_read_another_providers_conversation(
