@@ -52,6 +52,7 @@ last_timings: dict[str, float] = {}
 ROW_COLUMNS = (
     "import_id", "line", "source_ref", "first_name", "last_name", "email", "phone", "email_key", "phone_e164",
     "classification", "badges", "invalid_reason", "candidate_client_ids", "matched_client_id", "selected", "documents",
+    "middle_name", "problems",
 )
 # A parser child that died (out of its address space, or aborted in native code) refuses the file.
 CRASHED = ("file_unreadable", "The file could not be read within the resources an import may use. "
@@ -295,7 +296,7 @@ async def gather_candidates(db: AsyncSession, group_id: uuid.UUID, rows: list[No
     """The group's clients sharing an email or a (last, first) name with any row: two statements."""
     # Unsorted: the order means nothing to the statements, and sorting 200,000 keys took 0.15 s.
     emails = list({row.email_key for row in rows if row.email_key is not None})
-    names = list({key for row in rows if (key := row.name_key) is not None})
+    names = list({key for row in rows for key in row.name_keys})
     driver = await driver_connection(db)
     found = list(await driver.fetch(_CANDIDATES_BY_EMAIL, group_id, emails)) if emails else []
     if names:
@@ -323,4 +324,11 @@ def _records(
             row.phone_e164, verdict.classification.value, list(verdict.badges),
             row.invalid_reason if verdict.classification == "invalid" else None,
             list(verdict.candidate_client_ids), verdict.matched_client_id, verdict.selected, documents,
+            row.middle_name, problems_json(row.problems),
         )
+
+
+def problems_json(problems: tuple[tuple[str, str, str], ...]) -> str:
+    if not problems:
+        return "[]"
+    return orjson.dumps([{"column": c, "code": code, "message": m} for c, code, m in problems]).decode()

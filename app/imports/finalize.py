@@ -50,7 +50,7 @@ WHERE r.import_id = $1 AND r.selected AND r.outcome IS NULL AND c.id = r.matched
 """
 _CREATE_ACCOUNTS = f"""
 INSERT INTO users (id, email, first_name, last_name)
-SELECT DISTINCT ON (r.email_key) {_NEW_ID}, r.email_key, r.first_name, r.last_name
+SELECT DISTINCT ON (r.email_key) {_NEW_ID}, r.email_key, concat_ws(' ', r.first_name, r.middle_name), r.last_name
 FROM import_rows r
 WHERE r.import_id = $1 AND r.selected AND r.outcome IS NULL AND r.matched_client_id IS NULL
   AND r.email_key IS NOT NULL AND r.first_name IS NOT NULL AND r.last_name IS NOT NULL

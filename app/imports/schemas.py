@@ -4,6 +4,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from app.core.schemas import Strict
+
 ImportStatus = Literal["queued", "analyzing", "ready", "failed", "finalizing", "finalized"]
 RowClass = Literal["new", "existing", "uncertain", "invalid"]
 
@@ -74,11 +76,21 @@ class RowDocument(BaseModel):
     category: str
 
 
+class RowProblem(BaseModel):
+    row: int = Field(description="The row number in the file (as `line`).")
+    column: str = Field(description="The field concerned: `first_name`, `middle_name`, `last_name`, `email`, `phone` or `name`.")
+    code: str = Field(description="Stable: `required`, `invalid`, `too_long`, `unreadable`, `extension_dropped`, "
+                                  "`second_person_not_imported`, `maybe_not_a_client`.")
+    message: str
+
+
 class ImportRowOut(BaseModel):
     id: int
     line: int = Field(description="Row number in the file (the header counts) or card number.")
     source_ref: str
     first_name: str | None
+    middle_name: str | None = Field(description="Given names after the first, kept whole; a new client's first name "
+                                                "is the first and middle names together.")
     last_name: str | None
     email: str | None
     phone: str | None
@@ -92,9 +104,22 @@ class ImportRowOut(BaseModel):
     documents: list[RowDocument]
     outcome: Literal["imported", "linked", "skipped"] | None
     client_id: uuid.UUID | None
+    problems: list[RowProblem] = Field(description="What in this row cannot be imported or is left out, per column.")
 
 
-class RowUpdate(BaseModel):
+_NAME = Field(None, min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$")
+
+
+class RowUpdate(Strict):
+    """Leave out what does not change. Correcting a name or the email analyses the row again; the row
+    then carries the badge `edited`."""
+
+    first_name: str | None = _NAME
+    middle_name: str | None = Field(None, max_length=100, pattern=r"^[^\x00-\x1f\x7f]*$",
+                                    description="An empty string clears it.")
+    last_name: str | None = _NAME
+    email: str | None = Field(None, min_length=3, max_length=320, pattern=r"^[^\x00-\x1f\x7f\s]+$",
+                              description="Correcting the name or email analyses the row again (new, existing, uncertain).")
     selected: bool | None = None
     matched_client_id: uuid.UUID | None = Field(
         None, description="One of the row's candidates (I7); null clears a match made by hand."

@@ -11,6 +11,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+import orjson
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import UploadFile
@@ -25,8 +26,10 @@ from app.core.errors import Problem, conflict, not_found
 from app.core.pagination import PageParams, paginate
 from app.core.storage import Storage
 from app.imports import schemas
-from app.imports.analysis import PASSWORD_PURPOSE
+from app.imports.analysis import PASSWORD_PURPOSE, gather_candidates, problems_json
 from app.imports.finalize import finalize
+from app.imports.matching import CandidateIndex, classify, email_key, normalise
+from app.imports.parsers import ImportRow as ParsedRow
 from app.models import Client, ClientImport
 from app.models import ImportRow as Row
 
@@ -229,6 +232,8 @@ def row_out(row: Row, candidates: dict[uuid.UUID, schemas.Candidate]) -> schemas
         documents=[schemas.RowDocument(file_name=d["file_name"], size=d["size"], category=d["category"]) for d in row.documents],
         outcome=row.outcome,  # type: ignore[arg-type]
         client_id=row.client_id,
+        middle_name=row.middle_name,
+        problems=[schemas.RowProblem(row=row.line, **p) for p in row.problems or []],
     )
 
 
@@ -244,17 +249,59 @@ def _require_ready(imp: ClientImport) -> None:
         )
 
 
+_EDITABLE = frozenset({"first_name", "middle_name", "last_name", "email"})
+# The readers' badges that stay true whatever the name or email says; the rest are decided again.
+_KEPT_BADGES = frozenset({"couple", "minor_contact_used", "documents_ambiguous", "deceased", "no_records"})
+
+
+async def _edit_row(db: AsyncSession, imp: ClientImport, row: Row, body: schemas.RowUpdate, edited: list[str]) -> None:
+    """I12: a name split wrongly or an email mistyped is corrected at review; the row is then classified again
+    against the group's clients, exactly as the analysis would have classified it."""
+    values = {field: getattr(row, field) for field in _EDITABLE}
+    for field in edited:
+        value = getattr(body, field)
+        if value is None and field != "middle_name":
+            raise _field_error(f"body.{field}", "cannot be cleared; leave it out to keep it")
+        values[field] = (value or "").strip() or None
+    if "email" in edited and values["email"] is not None and email_key(values["email"]) is None:
+        raise _field_error("body.email", "not a valid email address")
+    parsed = ParsedRow(
+        row.line, values["first_name"], values["last_name"], values["email"], row.phone, row.source_ref,
+        badges=tuple(b for b in row.badges if b in _KEPT_BADGES), middle_name=values["middle_name"],  # type: ignore[misc]
+    )
+    normalised = normalise(parsed)
+    duplicate = normalised.email_key is not None and await db.scalar(
+        select(func.count()).where(Row.import_id == imp.id, Row.id < row.id, Row.email_key == normalised.email_key,
+                                   Row.classification != "invalid")
+    )
+    index = CandidateIndex.of(await gather_candidates(db, imp.group_id, [normalised]))
+    verdict = classify(normalised, index, duplicate_in_file=bool(duplicate))
+    row.first_name, row.middle_name, row.last_name = normalised.first_name, normalised.middle_name, normalised.last_name
+    row.email, row.email_key = normalised.email, normalised.email_key
+    row.classification = verdict.classification.value
+    row.badges = [*verdict.badges, "edited"]
+    row.invalid_reason = normalised.invalid_reason if verdict.classification == "invalid" else None
+    row.candidate_client_ids = list(verdict.candidate_client_ids)
+    row.matched_client_id = verdict.matched_client_id
+    row.selected = verdict.selected
+    row.problems = orjson.loads(problems_json(normalised.problems))
+
+
 async def update_row(
     db: AsyncSession, actor: Actor, group_id: uuid.UUID, import_id: uuid.UUID, row_id: int, body: schemas.RowUpdate
 ) -> schemas.ImportRowOut:
-    """Select or unselect a row; match an uncertain row by hand to one of its candidates (I7)."""
+    """Correct a row's name or email (I12), select or unselect it, match an uncertain row by hand to one of its
+    candidates (I7)."""
     imp, grant = await _visible_import(db, actor, group_id, import_id, for_update=True)
     _require_ready(imp)
     row = await db.scalar(select(Row).where(Row.id == row_id, Row.import_id == imp.id).with_for_update())
     if row is None:
         raise not_found("row")
-    candidates = await _candidates(db, grant, set(row.candidate_client_ids))
     changes = body.model_fields_set
+    edited = sorted(changes & _EDITABLE)
+    if edited:
+        await _edit_row(db, imp, row, body, edited)
+    candidates = await _candidates(db, grant, set(row.candidate_client_ids))
     matched_by_hand = False
     if "matched_client_id" in changes:
         if body.matched_client_id is None:
@@ -276,6 +323,10 @@ async def update_row(
             raise conflict("match_required", "A row without an email can be imported only by matching it to one of its candidates.")
         row.selected = body.selected
     await db.flush()
+    if edited:
+        # Which fields, never their values (PHI stays out of the audit trail's details).
+        await audit.record(db, actor, "import.row_edited", target_type="client_import", target_id=imp.id, group_id=group_id,
+                           row_id=row.id, fields=edited, classification=row.classification)
     if matched_by_hand:
         await audit.record(db, actor, "import.row_matched", target_type="client_import", target_id=imp.id, group_id=group_id,
                            row_id=row.id, client_id=str(row.matched_client_id))

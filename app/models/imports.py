@@ -50,6 +50,8 @@ class ClientImport(Base):
     container: Mapped[str | None] = mapped_column(String(10))
     rows_total: Mapped[int] = mapped_column(Integer, server_default="0", default=0)
     rows_done: Mapped[int] = mapped_column(Integer, server_default="0", default=0)
+    # While the file is read, before its rows are counted: how much of it has been (of size_bytes).
+    bytes_done: Mapped[int] = mapped_column(BigInteger, server_default="0", default=0)
     warnings: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default="[]", default=list)
     failure_code: Mapped[str | None] = mapped_column(String(40))
     failure_detail: Mapped[str | None] = mapped_column(String(1000))
@@ -85,6 +87,8 @@ class ImportRow(Base):
     # As read (trimmed), then normalised: case-folded email, E.164 phone.
     first_name: Mapped[str | None] = mapped_column(String(100))
     last_name: Mapped[str | None] = mapped_column(String(100))
+    # Given names after the first, kept whole (I12); a new client's first name is first + middle.
+    middle_name: Mapped[str | None] = mapped_column(String(100))
     email: Mapped[str | None] = mapped_column(String(320))
     phone: Mapped[str | None] = mapped_column(String(40))
     email_key: Mapped[str | None] = mapped_column(String(320, collation="C"))
@@ -92,6 +96,8 @@ class ImportRow(Base):
     classification: Mapped[str] = mapped_column(String(10))
     badges: Mapped[list[str]] = mapped_column(ARRAY(String(40)), server_default="{}", default=list)
     invalid_reason: Mapped[str | None] = mapped_column(String(200))
+    # What cannot be imported or was left out, per column: [{column, code, message}] (I12).
+    problems: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default="[]", default=list)
     candidate_client_ids: Mapped[list[uuid.UUID]] = mapped_column(
         ARRAY(Uuid), server_default="{}", default=list
     )

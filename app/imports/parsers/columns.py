@@ -15,6 +15,7 @@ REQUIRED_COLUMNS = ("First Name", "Last Name")
 _FIRST_NAME = ("firstname", "first", "givenname", "forename", "fname")
 _LAST_NAME = ("lastname", "last", "surname", "familyname", "lname")
 _EMAIL = ("email", "emailaddress", "mail")
+_MIDDLE_NAME = ("middlename", "middle", "middlenames", "middleinitial")
 # A mobile number is the one a client answers; other numbers only fill the gap.
 _PHONE = (
     "mobilephone", "mobile", "mobilenumber", "mobilephonenumber", "cellphone", "cell",
@@ -59,6 +60,7 @@ class Layout:
     contact_phone: tuple[int, ...] = ()
     record_id: tuple[int, ...] = ()
     deceased: tuple[int, ...] = ()
+    middle_name: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +125,7 @@ def _recognise(
             phone=_columns(keys, ("mobilephone", "homephone", "workphone")),
             record_id=_columns(keys, ("patientnumber",)),
             deceased=_columns(keys, ("deceasedat",)),
+            middle_name=_columns(keys, _MIDDLE_NAME),
         )
     if len(present & _THERANEST) >= _MIN_MARKERS:
         return Layout(
@@ -141,6 +144,7 @@ def _recognise(
         last_name=last_name,
         email=email,
         phone=_columns(keys, _PHONE),
+        middle_name=_columns(keys, _MIDDLE_NAME),
     )
 
 

@@ -18,7 +18,7 @@ Cell = TypeVar("Cell")
 
 # The order of the values a _CellPicker returns.
 _FIELDS = ("first_name", "last_name", "full_name", "email", "phone", "contact_email",
-           "contact_phone", "record_id", "deceased")
+           "contact_phone", "record_id", "deceased", "middle_name")
 
 
 def build_rows(
@@ -97,7 +97,7 @@ class _CellPicker:
 
 
 def _row(values: Sequence[str], line: int, contact_allowed: bool) -> ImportRow | None:
-    first_name, last_name, _, email, phone, _, _, record_id, deceased = values
+    first_name, last_name, _, email, phone, _, _, record_id, deceased, middle_name = values
     if not (first_name or last_name or email or phone):
         return None
     return ImportRow(
@@ -108,12 +108,13 @@ def _row(values: Sequence[str], line: int, contact_allowed: bool) -> ImportRow |
         phone or None,
         record_id or f"row {line}",
         badges=(Badge.DECEASED,) if deceased else (),
+        middle_name=middle_name or None,
     )
 
 
 def _full_name_row(values: Sequence[str], line: int, contact_allowed: bool) -> ImportRow | None:
     """SimplePractice reports: one `Client` column, and a minor's details in `Contact ...`."""
-    _, _, full_name, email, phone, contact_email, contact_phone, _, _ = values
+    _, _, full_name, email, phone, contact_email, contact_phone, _, _, _ = values
     badges: tuple[Badge, ...] = ()
     if contact_allowed and (not email and contact_email or not phone and contact_phone):
         email = email or contact_email
@@ -121,12 +122,14 @@ def _full_name_row(values: Sequence[str], line: int, contact_allowed: bool) -> I
         badges = (Badge.MINOR_CONTACT_USED,)
     if not (full_name or email or phone):
         return None
-    first_name = last_name = None
+    first_name = last_name = middle_name = None
     if full_name:
         name = split_full_name(full_name)
         first_name, last_name, badges = name.first, name.last, (*name.badges, *badges)
+        middle_name = name.middle
     return ImportRow(
-        line, first_name, last_name, email or None, phone or None, f"row {line}", badges=badges
+        line, first_name, last_name, email or None, phone or None, f"row {line}", badges=badges,
+        middle_name=middle_name,
     )
 
 
