@@ -39,6 +39,8 @@ class ImportResult(BaseModel):
     clients_linked: int = Field(description="Rows linked to a client the group already had.")
     documents_attached: int = 0
     documents_skipped: int = Field(0, description="Documents of the archive whose type is not accepted (C7).")
+    documents_already_attached: int = Field(0, description="Documents the client already had (same content): "
+                                                           "not attached twice when an export is imported again.")
     skipped: int = Field(description="Rows not selected, or invalid.")
     welcome_emails: int = 0
 

@@ -368,6 +368,10 @@ async def finalize_import(
     if imp.status != "ready":
         raise conflict("import_not_ready", f"The import is {imp.status}: only a ready import can be finalized.", import_status=imp.status)
     selected = await db.scalar(select(func.count()).where(Row.import_id == imp.id, Row.selected)) or 0
+    if selected == 0:
+        # Finalizing nothing would close the import for good; the person most likely forgot to tick the new rows.
+        raise conflict("nothing_selected", "No row is selected, so there is nothing to import. Select the rows to import "
+                       "(new rows are not selected by default) and finalize again.")
     imp.send_welcome_email = body.send_welcome_email
     imp.finalized_by_user_id = actor.user_id
     imp.finalize_requested_at = func.now()

@@ -241,7 +241,7 @@ async def test_finalize_imports_links_and_is_idempotent(
     assert first.status_code == 200, first.text
     result = first.json()["result"]
     assert first.json()["status"] == "finalized"
-    assert result == {"clients_imported": 2, "clients_linked": 1, "documents_attached": 0, "documents_skipped": 0,
+    assert result == {"clients_imported": 2, "clients_linked": 1, "documents_attached": 0, "documents_skipped": 0, "documents_already_attached": 0,
                       "skipped": 2, "welcome_emails": 2}
     assert await db.scalar(select(func.count()).select_from(User)) == users_before + 1  # only Liam is new to Caseload
     kenji = await db.scalar(select(Client).where(Client.group_id == group.id, Client.user_id == elsewhere.user_id))
