@@ -224,6 +224,8 @@ async def _analyze(ctx: dict[str, Any], db: AsyncSession, import_id: uuid.UUID) 
     if not any(row.documents for row in rows):
         imp.password_encrypted = None  # documents are what a password is kept for (finalize reads them)
     by_class = counts(verdicts)
+    if by_class["invalid"] == len(rows):
+        imp.warnings = [diagnose(file_format, rows), *imp.warnings]
     await audit.record(db, None, "import.analysed", target_type="client_import", target_id=import_id,
                        group_id=group_id, format=file_format, rows=len(rows), **by_class)
     await db.commit()
@@ -232,6 +234,27 @@ async def _analyze(ctx: dict[str, Any], db: AsyncSession, import_id: uuid.UUID) 
     log.info("import_analysed", import_id=str(import_id), rows=len(rows), format=file_format,
              parser_peak_rss_mb=parser_peak_kb // 1024, seconds=timings)
     return "ready"
+
+
+def diagnose(file_format: str, rows: list[NormalisedRow]) -> dict[str, Any]:
+    """I12: when no row can be imported, say so for the whole file: what is missing, and what to upload instead."""
+    no_email = sum(1 for row in rows if row.email is None)
+    if file_format == "simplepractice_client_demographics":
+        detail = ("SimplePractice's Client Demographics report has no emails, so no client can be imported from it. "
+                  "Download the Client Details report instead (it has the Email column).")
+    elif no_email == len(rows):
+        detail = ("No row has an email, and a new client needs one. Add an Email column to the file, or upload a list "
+                  "that has emails (for SimplePractice, the Client Details report).")
+    else:
+        reasons: dict[str, int] = {}
+        for row in rows:
+            for reason in (row.invalid_reason or "").split("; "):
+                if reason:
+                    reasons[reason] = reasons.get(reason, 0) + 1
+        common, count = max(reasons.items(), key=lambda item: item[1]) if reasons else ("unknown", 0)
+        detail = (f"No row can be imported; the most common problem is \"{common}\" ({count:,} rows). Each row's "
+                  "`problems` say what to fix: correct them in review, or fix the file and upload it again.")
+    return {"code": "nothing_importable", "detail": detail, "items": []}
 
 
 async def _fail(

@@ -52,13 +52,16 @@ Upload = Annotated[UploadForm, Depends(upload_form)]
     status_code=202,
     dependencies=[Idempotent],
     max_body_size=_UPLOAD_BODY_LIMIT,
-    responses=problem_responses(400, 401, 403, 404, 409, 413, 422),
+    responses=problem_responses(400, 401, 403, 404, 409, 413, 415, 422),
     openapi_extra={**allowed(Capability.CLIENTS)["openapi_extra"], "requestBody": schemas.UPLOAD_REQUEST_BODY},
 )
 async def upload_import(
     group_id: uuid.UUID, form: Upload, actor: CurrentActor, db: DB, storage: StorageDep, response: Response
 ) -> schemas.ImportOut:
-    """Upload a client list (.csv, .xlsx, .vcf, SimplePractice .zip); it is analysed in the background."""
+    """Upload a client list (.csv, .xlsx, .vcf, SimplePractice .zip); it is analysed in the background.
+
+    A file of another type (a PDF, an image, an old .xls) is refused at once with 415, and a CSV whose header
+    lacks First Name and Last Name with 422 `missing_columns`; other problems show on the import once analysed."""
     imp = await service.upload_import(
         db, storage, actor, group_id, form.file, provider_id=form.provider_id, password=form.password
     )

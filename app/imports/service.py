@@ -6,6 +6,7 @@ A provider imports into their own roster and sees only their own imports (anothe
 finalizing in finalize.py.
 """
 
+import asyncio
 import hashlib
 import uuid
 from collections.abc import AsyncIterator
@@ -29,6 +30,7 @@ from app.imports import schemas
 from app.imports.analysis import PASSWORD_PURPOSE, gather_candidates, problems_json
 from app.imports.finalize import finalize
 from app.imports.matching import CandidateIndex, classify, email_key, normalise
+from app.imports.parsers import PRECHECK_BYTES, ImportRejected, precheck_upload
 from app.imports.parsers import ImportRow as ParsedRow
 from app.models import Client, ClientImport
 from app.models import ImportRow as Row
@@ -97,14 +99,19 @@ async def upload_import(
     digest = hashlib.sha256()
     size = 0
 
+    first = await upload.read(READ_CHUNK)
+    await _precheck(first)
+
     async def chunks() -> AsyncIterator[bytes]:
         nonlocal size
-        while chunk := await upload.read(READ_CHUNK):
+        chunk = first
+        while chunk:
             size += len(chunk)
             if size > limit:
                 raise too_large(limit)
             digest.update(chunk)
             yield chunk
+            chunk = await upload.read(READ_CHUNK)
 
     await storage.put(key, chunks(), "application/octet-stream")
     imp = ClientImport(
@@ -127,6 +134,19 @@ async def upload_import(
     await audit.record(db, actor, "import.uploaded", target_type="client_import", target_id=import_id, group_id=group_id,
                        provider_user_id=str(provider), size_bytes=size)
     return imp
+
+
+async def _precheck(first: bytes) -> None:
+    """I12: a file of a type we do not read, or a CSV without the required columns, is refused by the upload
+    itself (no 202 to poll); everything else is decided by the analysis."""
+    try:
+        head = first[:PRECHECK_BYTES]
+        await asyncio.to_thread(precheck_upload, head, complete=len(head) == len(first) < READ_CHUNK)
+    except ImportRejected as refused:
+        if refused.code == "missing_columns":
+            raise Problem(422, "missing_columns", refused.detail + " Rename the file's header cells, or upload the "
+                          "list with those columns.", missing_columns=refused.extra.get("missing", [])) from None
+        raise Problem(415, refused.code, refused.detail) from None
 
 
 # --- reading ---------------------------------------------------------------------------------------

@@ -39,7 +39,7 @@ async def extend_world(db: AsyncSession, ids: dict, storage: Storage) -> None:
     row = ImportRow(
         import_id=import_id, line=2, source_ref="row 2", first_name="Matrix", last_name="Imported",
         email="matrix.imported@example.com", email_key="matrix.imported@example.com", classification="new",
-        badges=[], candidate_client_ids=[], selected=False, documents=[],
+        badges=[], candidate_client_ids=[], selected=True, documents=[],
     )
     db.add(row)
     await db.flush()

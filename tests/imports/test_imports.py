@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import Client, ClientDocument, Group, OutboxJob, RosterEntry, User
+from app.models import Client, ClientDocument, ClientImport, Group, OutboxJob, RosterEntry, User
 from tests.imports import fixtures_gen as gen
 from tests.imports.conftest import Importer, existing_client
 
@@ -70,14 +70,13 @@ def _with_member(entry: gen.RawEntry) -> bytes:
         (_with_member(gen.stored("Medical Records/Jane Doe/link.pdf", b"/etc/passwd", external_attr=(0o120777) << 16)),
          "zip_symlink"),
         (gen.encrypt_zip(gen.simplepractice_export(), "s3cret"), "zip_encrypted"),
-        (gen.pdf_bytes(["not a list"]), "unsupported_type"),
         (b"", "empty_file"),
         (b"   \r\n", "empty_file"),
         (bytes(range(256)) * 40, "unsupported_type"),
         (b"First Name,Last Name,Notes\nJane,Doe,ok\nOmar,Haddad," + b"x" * 5_000_000 + b"\n", "field_too_large"),
         (b"First Name,Last Name,Email\r\n", "no_rows"),
     ],
-    ids=["zip_bomb", "zip_slip", "symlink", "encrypted_no_password", "pdf_named_csv", "empty", "blank", "garbage",
+    ids=["zip_bomb", "zip_slip", "symlink", "encrypted_no_password", "empty", "blank", "garbage",
          "5mb_field", "header_only"],
 )
 async def test_hostile_and_broken_files_fail_with_their_code(
@@ -114,11 +113,32 @@ async def test_encrypted_export_with_its_password_is_read_and_the_password_is_ke
     assert stored.password_encrypted is not None and b"s3cret" not in stored.password_encrypted
 
 
-async def test_missing_required_columns_are_named(importer: Importer) -> None:
-    # rule I2
-    imp = await importer.analysed(gen.csv_bytes([["Name", "Email"], ["Jane Doe", "jane@example.com"]]))
-    assert imp["failure"]["code"] == "missing_columns"
-    assert "First Name" in imp["failure"]["detail"] and "Last Name" in imp["failure"]["detail"]
+async def test_missing_required_columns_are_named_by_the_upload_itself(importer: Importer, db: AsyncSession) -> None:
+    # rules I2, I12: the header is checked before answering: a problem document, not a 202 to poll
+    before = await db.scalar(select(func.count()).select_from(ClientImport))
+    response = await importer.upload(gen.csv_bytes([["Name", "Email"], ["Jane Doe", "jane@example.com"]]))
+    assert response.status_code == 422 and response.headers["content-type"] == "application/problem+json"
+    assert response.json()["code"] == "missing_columns"
+    assert response.json()["missing_columns"] == ["First Name", "Last Name"]
+    assert "First Name" in response.json()["detail"] and "Last Name" in response.json()["detail"]
+    assert await db.scalar(select(func.count()).select_from(ClientImport)) == before  # nothing stored
+
+
+@pytest.mark.parametrize(("data", "named"), [(gen.pdf_bytes(["not a list"]), "clients.csv"),
+                                             (b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, "clients.xlsx"),
+                                             (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600, "old.xls")])
+async def test_a_file_of_another_type_is_refused_by_the_upload_itself(importer: Importer, data: bytes, named: str) -> None:
+    # rules I1, I12: the type is read from the content and refused at once
+    response = await importer.upload(data, named)
+    assert response.status_code == 415 and response.json()["code"] == "unsupported_type"
+    assert response.json()["detail"]
+
+
+async def test_a_header_found_only_after_the_first_chunk_is_left_to_the_analysis(importer: Importer) -> None:
+    # A header the precheck cannot see (past its window) is not refused early: the analysis decides.
+    data = gen.csv_bytes([["Title " + "x" * 300_000], ["First Name", "Last Name", "Email"], ["Jane", "Doe", "j@example.com"]])
+    imp = await importer.analysed(data)
+    assert imp["status"] == "ready" and imp["counts"]["new"] == 1
 
 
 async def test_rows_are_classified_new_existing_uncertain_invalid(
@@ -354,8 +374,8 @@ async def test_phi_stays_out_of_logs(importer: Importer, capsys: pytest.CaptureF
     imp = await importer.analysed(_jane_doe_csv("jane.secret@example.com"))
     await importer.select(imp["id"], "new")
     await importer.finalize(imp["id"])
-    failed = await importer.analysed(gen.csv_bytes([["Name", "Email"], ["Zelda Secret", "zelda@example.com"]]))
-    assert failed["status"] == "failed"
+    refused = await importer.upload(gen.csv_bytes([["Name", "Email"], ["Zelda Secret", "zelda@example.com"]]))
+    assert refused.status_code == 422
     captured = capsys.readouterr()
     logged = captured.out + captured.err + caplog.text
     for secret in ("jane.secret", "Zelda", "zelda@"):

@@ -86,3 +86,20 @@ async def test_what_is_left_out_is_reported_per_row_and_column(importer: Importe
     assert couple == {("name", "second_person_not_imported"), ("phone", "extension_dropped")}
     assert rows[2]["phone_e164"] == "+12125550142"
     assert {(p["row"], p["column"], p["code"]) for p in rows[3]["problems"]} == {(3, "email", "required")}
+
+
+async def test_a_report_without_emails_is_diagnosed_for_the_whole_file(importer: Importer) -> None:
+    # rule I12: SimplePractice's Client Demographics report has no emails: say what to upload instead
+    demographics = gen.csv_bytes([["Client", "Contact", "Age", "Date of birth", "Sex"],
+                                  ["Jane Doe", "", "40", "1984-01-01", "F"], ["Omar Haddad", "", "33", "1991-02-02", "M"]])
+    imp = await importer.analysed(demographics)
+    assert imp["status"] == "ready" and imp["counts"]["invalid"] == 2
+    diagnosis = imp["warnings"][0]
+    assert diagnosis["code"] == "nothing_importable" and "Client Details" in diagnosis["detail"]
+    names_and_phones = await importer.analysed(gen.csv_bytes([["First Name", "Last Name", "Phone"], ["Jane", "Doe", "212-555-0101"]]))
+    diagnosis = names_and_phones["warnings"][0]
+    assert diagnosis["code"] == "nothing_importable" and "Add an Email column" in diagnosis["detail"]
+    # a file with one importable row is not diagnosed as a whole
+    fine = await importer.analysed(gen.csv_bytes([["First Name", "Last Name", "Email"], ["Jane", "Doe", "jane@example.com"],
+                                                  ["Omar", "Haddad", ""]]))
+    assert not any(w["code"] == "nothing_importable" for w in fine["warnings"])

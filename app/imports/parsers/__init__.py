@@ -7,7 +7,7 @@ ImportRejected whose `code` is stable.
 
 import codecs
 
-from app.imports.parsers.csv_reader import read_csv
+from app.imports.parsers.csv_reader import read_csv, read_csv_header
 from app.imports.parsers.errors import ImportRejected
 from app.imports.parsers.limits import DEFAULT_LIMITS, ImportLimits
 from app.imports.parsers.model import (
@@ -32,6 +32,7 @@ from app.imports.parsers.vcard_reader import read_vcard_file
 from app.imports.parsers.xlsx_reader import read_xlsx
 
 __all__ = [
+    "PRECHECK_BYTES",
     "DEFAULT_LIMITS",
     "Badge",
     "Container",
@@ -44,9 +45,37 @@ __all__ = [
     "ImportRow",
     "ParseWarning",
     "ParsedImport",
+    "precheck_upload",
     "read_import",
     "read_zip_member",
 ]
+
+# Enough of a text file to hold its header row (searched in the first rows only).
+PRECHECK_BYTES = 256 * 1024
+
+
+def precheck_upload(head: bytes, *, complete: bool) -> None:
+    """What can be refused from the start of an upload, before it is stored (the analysis reads all of it):
+    a type we do not read, and a CSV whose header lacks the required columns. `head` is at most
+    PRECHECK_BYTES from the start; `complete` says it is the whole file. Anything else passes here."""
+    if head.startswith(_ZIP_MAGIC):
+        return  # a workbook or an export: their parts are read in the analysis
+    _refuse_known_binary(head)
+    text = transcode_utf16(head) if complete or not head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) else b""
+    if not text.strip(_LEADING_BLANKS):
+        return
+    if text[:64].lstrip(_LEADING_BLANKS)[: len(_VCARD_START)].upper() == _VCARD_START:
+        return
+    if not complete:
+        # Only whole lines: a cut multibyte character or quoted field must not decide anything.
+        text = text[: text.rfind(b"\n") + 1]
+    if not text or b"\x00" in text:
+        return
+    try:
+        read_csv_header(text)
+    except ImportRejected as refused:
+        if refused.code == "missing_columns":
+            raise
 
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"

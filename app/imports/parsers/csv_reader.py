@@ -68,6 +68,20 @@ def read_csv(data: bytes, limits: ImportLimits) -> ParsedImport:
     return ParsedImport(search.layout.format, Container.CSV, rows, tuple(warnings))
 
 
+def read_csv_header(data: bytes) -> HeaderSearch:
+    """The header row of a CSV file's start, or ImportRejected("missing_columns") as read_csv would refuse it."""
+    text, _ = decode_text(data)
+    hinted, body_start = _sep_hint(text)
+    _, search = _find_delimiter(text, body_start, (hinted,) if hinted else _DELIMITERS)
+    if search.layout is None:
+        raise ImportRejected(
+            "missing_columns",
+            "The file needs the columns " + ", ".join(search.missing) + ".",
+            missing=list(search.missing),
+        )
+    return search
+
+
 def _longest(cells: Sequence[str]) -> int:
     return max(map(len, cells))
 
