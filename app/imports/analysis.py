@@ -14,7 +14,7 @@ import os
 import resource
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import asynccontextmanager
@@ -39,12 +39,13 @@ from app.imports.matching import (
     counts,
     normalise,
 )
-from app.imports.parsers import ImportRejected, read_import
+from app.imports.parsers import ImportRejected, progress, read_import
 from app.models import ClientImport, Membership
 
 log = structlog.get_logger("caseload.imports")
 PASSWORD_PURPOSE = "import_zip_password"
 CHUNK_ROWS = 10_000
+PROGRESS_SECONDS = 0.5
 MAX_TRIES = 3
 # The parser child's peak RSS in the last analysis of this process (logged; read by the benchmark).
 last_parser_peak_kb = 0
@@ -62,8 +63,9 @@ CRASHED = ("file_unreadable", "The file could not be read within the resources a
 # --- the child process ----------------------------------------------------------------------------
 
 
-def _limit_memory(limit: int) -> None:
+def _start_child(limit: int, counter: Any = None) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    progress.attach(counter)
 
 
 def parse_file(path: str, password: str | None) -> tuple[Any, ...]:
@@ -91,14 +93,27 @@ _context = multiprocessing.get_context("forkserver")
 _context.set_forkserver_preload(["app.imports.analysis"])
 
 
-async def parse_in_child(path: str, password: str | None, memory_limit: int) -> tuple[Any, ...]:
-    """One fresh process per file (`max_tasks_per_child=1`), its address space capped."""
+async def parse_in_child(
+    path: str, password: str | None, memory_limit: int, *, on_rows: Callable[[int], Awaitable[None]] | None = None
+) -> tuple[Any, ...]:
+    """One fresh process per file (`max_tasks_per_child=1`), its address space capped. `on_rows` hears, every
+    PROGRESS_SECONDS while the child reads, how many rows it has read so far."""
     loop = asyncio.get_running_loop()
+    counter = _context.Value("q", 0, lock=False)
     with ProcessPoolExecutor(
-        1, mp_context=_context, initializer=_limit_memory, initargs=(memory_limit,), max_tasks_per_child=1
+        1, mp_context=_context, initializer=_start_child, initargs=(memory_limit, counter), max_tasks_per_child=1
     ) as pool:
         try:
-            return await loop.run_in_executor(pool, parse_file, path, password)
+            future = loop.run_in_executor(pool, parse_file, path, password)
+            reported = 0
+            while on_rows is not None:
+                done, _ = await asyncio.wait({future}, timeout=PROGRESS_SECONDS)
+                if done:
+                    break
+                if counter.value != reported:
+                    reported = counter.value
+                    await on_rows(reported)
+            return await future
         except (BrokenProcessPool, MemoryError):
             return ("rejected", *CRASHED, None)
         except Exception as exc:  # a reader's bug: the file is refused, the import not left `analyzing`
@@ -169,7 +184,7 @@ async def _analyze(ctx: dict[str, Any], db: AsyncSession, import_id: uuid.UUID) 
         return imp.status if imp is not None else "missing"
     driver = await driver_connection(db)
     await driver.execute("DELETE FROM import_rows WHERE import_id = $1", import_id)  # a rerun starts clean
-    imp.status, imp.rows_done, imp.rows_total = "analyzing", 0, 0
+    imp.status, imp.rows_done, imp.rows_total, imp.bytes_done, imp.rows_read = "analyzing", 0, 0, 0, 0
     password = crypto.decrypt(imp.password_encrypted, purpose=PASSWORD_PURPOSE) if imp.password_encrypted else None
     storage_key, group_id = imp.storage_key, imp.group_id
     await db.commit()
@@ -179,10 +194,21 @@ async def _analyze(ctx: dict[str, Any], db: AsyncSession, import_id: uuid.UUID) 
     stopwatch = Stopwatch()
     lap, timings = stopwatch.lap, stopwatch.laps
 
+    async def report(sql: str, value: int) -> None:
+        # Each report is its own small commit, so a person polling the import sees it at once (I5).
+        await (await driver_connection(db)).execute(sql, import_id, value)
+        await db.commit()
+
+    async def rows_read(count: int) -> None:
+        await report("UPDATE client_imports SET rows_read = $2 WHERE id = $1", count)
+
     try:
         with _downloaded() as path:
-            await _download(storage, storage_key, path)
-            outcome = await parse_in_child(str(path), password, settings.import_parser_memory_bytes)
+            size = await _download(storage, storage_key, path)
+            await report("UPDATE client_imports SET bytes_done = $2 WHERE id = $1", size)
+            outcome = await parse_in_child(
+                str(path), password, settings.import_parser_memory_bytes, on_rows=rows_read
+            )
     except ObjectNotFound:
         outcome = ("rejected", "upload_missing", "The uploaded file is no longer stored. Upload it again.", None)
     if outcome[0] == "rejected":
@@ -202,6 +228,7 @@ async def _analyze(ctx: dict[str, Any], db: AsyncSession, import_id: uuid.UUID) 
     imp = await db.get(ClientImport, import_id, with_for_update=True)
     assert imp is not None
     imp.format, imp.container, imp.warnings, imp.rows_total = file_format, container, warnings, len(rows)
+    imp.rows_read = len(rows)
     await db.commit()
 
     index = CandidateIndex.of(await gather_candidates(db, group_id, rows))
@@ -297,10 +324,13 @@ class _downloaded:
         self.path.unlink(missing_ok=True)
 
 
-async def _download(storage: Storage, key: str, path: Path) -> None:
+async def _download(storage: Storage, key: str, path: Path) -> int:
+    size = 0
     with path.open("wb") as out:
         async for chunk in storage.open(key):
+            size += len(chunk)
             await asyncio.to_thread(out.write, chunk)
+    return size
 
 
 _CANDIDATES_BY_EMAIL = """

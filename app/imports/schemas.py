@@ -16,6 +16,13 @@ class Failure(BaseModel):
 
 
 class Progress(BaseModel):
+    phase: Literal["queued", "reading", "classifying", "writing", "done"] = Field(
+        description="`reading` the file (bytes, then rows read), `classifying` its rows against the clients, "
+                    "`writing` the analysed rows (rows_done of rows_total)."
+    )
+    bytes_done: int = Field(description="Bytes of the file read so far.")
+    bytes_total: int = Field(description="The file's size.")
+    rows_read: int = Field(description="Rows found in the file so far, while it is read.")
     rows_done: int
     rows_total: int
 

@@ -186,13 +186,24 @@ def import_out(view: ImportView) -> schemas.ImportOut:
         id=i.id, group_id=i.group_id, provider_id=i.provider_user_id, uploaded_by_user_id=i.uploaded_by_user_id,
         file_name=i.file_name, size_bytes=i.size_bytes, status=i.status,  # type: ignore[arg-type]
         format=i.format, container=i.container,
-        progress=schemas.Progress(rows_done=i.rows_done, rows_total=i.rows_total),
+        progress=schemas.Progress(phase=_phase(i), bytes_done=i.bytes_done, bytes_total=i.size_bytes, rows_read=i.rows_read,
+                                  rows_done=i.rows_done, rows_total=i.rows_total),
         failure=schemas.Failure(code=i.failure_code, detail=i.failure_detail or "") if i.failure_code else None,
         warnings=[schemas.ImportWarning(**w) for w in i.warnings or []],
         counts=view.counts,
         result=schemas.ImportResult(**i.result) if i.result else None,
         created_at=i.created_at, analyzed_at=i.analyzed_at, finalized_at=i.finalized_at,
     )
+
+
+def _phase(i: ClientImport) -> str:
+    if i.status == "queued":
+        return "queued"
+    if i.status != "analyzing":
+        return "done"
+    if i.rows_total == 0:
+        return "reading"
+    return "classifying" if i.rows_done == 0 else "writing"
 
 
 async def read_import(db: AsyncSession, actor: Actor, group_id: uuid.UUID, import_id: uuid.UUID) -> ImportView:

@@ -52,6 +52,8 @@ class ClientImport(Base):
     rows_done: Mapped[int] = mapped_column(Integer, server_default="0", default=0)
     # While the file is read, before its rows are counted: how much of it has been (of size_bytes).
     bytes_done: Mapped[int] = mapped_column(BigInteger, server_default="0", default=0)
+    # Rows the reader has found so far, while it reads (rows_total is known only at the end).
+    rows_read: Mapped[int] = mapped_column(Integer, server_default="0", default=0)
     warnings: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default="[]", default=list)
     failure_code: Mapped[str | None] = mapped_column(String(40))
     failure_detail: Mapped[str | None] = mapped_column(String(1000))

@@ -23,9 +23,11 @@ def upgrade() -> None:
     op.add_column('import_rows', sa.Column('problems', postgresql.JSONB(astext_type=sa.Text()),
                                            server_default='[]', nullable=False))
     op.add_column('client_imports', sa.Column('bytes_done', sa.BigInteger(), server_default='0', nullable=False))
+    op.add_column('client_imports', sa.Column('rows_read', sa.Integer(), server_default='0', nullable=False))
 
 
 def downgrade() -> None:
+    op.drop_column('client_imports', 'rows_read')
     op.drop_column('client_imports', 'bytes_done')
     op.drop_column('import_rows', 'problems')
     op.drop_column('import_rows', 'middle_name')

@@ -12,6 +12,7 @@ from app.imports.parsers.columns import Layout
 from app.imports.parsers.errors import ImportRejected
 from app.imports.parsers.limits import ImportLimits
 from app.imports.parsers.model import Badge, ImportFormat, ImportRow
+from app.imports.parsers import progress
 from app.imports.parsers.names import split_full_name
 
 Cell = TypeVar("Cell")
@@ -47,6 +48,9 @@ def build_rows(
             rows.append(row)
             if len(rows) > max_rows:
                 raise too_many_rows(max_rows)
+            if not len(rows) % progress.EVERY:
+                progress.rows_read(len(rows))
+    progress.rows_read(len(rows))
     return rows
 
 
