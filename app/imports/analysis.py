@@ -40,7 +40,8 @@ from app.imports.matching import (
     normalise,
 )
 from app.imports.parsers import ImportRejected, progress, read_import
-from app.models import ClientImport, Membership
+from app.imports.parsers.columns import header_key
+from app.models import ClientImport, ImportMapping, Membership
 
 log = structlog.get_logger("caseload.imports")
 PASSWORD_PURPOSE = "import_zip_password"
@@ -68,12 +69,14 @@ def _start_child(limit: int, counter: Any = None) -> None:
     progress.attach(counter)
 
 
-def parse_file(path: str, password: str | None) -> tuple[Any, ...]:
+def parse_file(path: str, password: str | None, mapping: dict[str, str] | None = None) -> tuple[Any, ...]:
     """Runs in the child: the file's rows, normalised, or why it is refused (plain values, picklable)."""
     data = Path(path).read_bytes()
     try:
-        parsed = read_import(data, password=password)
+        parsed = read_import(data, password=password, mapping=mapping)
     except ImportRejected as refused:
+        if refused.code == "missing_columns" and refused.extra.get("headers") and mapping is None:
+            return ("needs_mapping", refused.extra["headers"], refused.extra["samples"], refused.extra["missing"])
         missing = refused.extra.get("missing")
         return ("rejected", refused.code, refused.detail, list(missing) if missing else None)
     except MemoryError:
@@ -94,7 +97,12 @@ _context.set_forkserver_preload(["app.imports.analysis"])
 
 
 async def parse_in_child(
-    path: str, password: str | None, memory_limit: int, *, on_rows: Callable[[int], Awaitable[None]] | None = None
+    path: str,
+    password: str | None,
+    memory_limit: int,
+    *,
+    on_rows: Callable[[int], Awaitable[None]] | None = None,
+    mapping: dict[str, str] | None = None,
 ) -> tuple[Any, ...]:
     """One fresh process per file (`max_tasks_per_child=1`), its address space capped. `on_rows` hears, every
     PROGRESS_SECONDS while the child reads, how many rows it has read so far."""
@@ -104,7 +112,7 @@ async def parse_in_child(
         1, mp_context=_context, initializer=_start_child, initargs=(memory_limit, counter), max_tasks_per_child=1
     ) as pool:
         try:
-            future = loop.run_in_executor(pool, parse_file, path, password)
+            future = loop.run_in_executor(pool, parse_file, path, password, mapping)
             reported = 0
             while on_rows is not None:
                 done, _ = await asyncio.wait({future}, timeout=PROGRESS_SECONDS)
@@ -186,7 +194,7 @@ async def _analyze(ctx: dict[str, Any], db: AsyncSession, import_id: uuid.UUID) 
     await driver.execute("DELETE FROM import_rows WHERE import_id = $1", import_id)  # a rerun starts clean
     imp.status, imp.rows_done, imp.rows_total, imp.bytes_done, imp.rows_read = "analyzing", 0, 0, 0, 0
     password = crypto.decrypt(imp.password_encrypted, purpose=PASSWORD_PURPOSE) if imp.password_encrypted else None
-    storage_key, group_id = imp.storage_key, imp.group_id
+    storage_key, group_id, mapping = imp.storage_key, imp.group_id, imp.mapping
     await db.commit()
 
     storage: Storage = ctx["storage"]
@@ -207,10 +215,22 @@ async def _analyze(ctx: dict[str, Any], db: AsyncSession, import_id: uuid.UUID) 
             size = await _download(storage, storage_key, path)
             await report("UPDATE client_imports SET bytes_done = $2 WHERE id = $1", size)
             outcome = await parse_in_child(
-                str(path), password, settings.import_parser_memory_bytes, on_rows=rows_read
+                str(path), password, settings.import_parser_memory_bytes, on_rows=rows_read, mapping=mapping
             )
+            if outcome[0] == "needs_mapping":
+                # I13: a mapping the group saved for files with these columns is applied without asking again.
+                saved = await db.scalar(select(ImportMapping.mapping).where(
+                    ImportMapping.group_id == group_id, ImportMapping.header_key == header_key(outcome[1])))
+                if saved is not None:
+                    mapping = saved
+                    outcome = await parse_in_child(
+                        str(path), password, settings.import_parser_memory_bytes, on_rows=rows_read, mapping=mapping
+                    )
     except ObjectNotFound:
         outcome = ("rejected", "upload_missing", "The uploaded file is no longer stored. Upload it again.", None)
+    if outcome[0] == "needs_mapping":
+        _, headers, samples, missing = outcome
+        return await _wait_for_mapping(db, import_id, headers, samples, missing)
     if outcome[0] == "rejected":
         _, code, detail, missing = outcome
         return await _fail(db, import_id, code, detail, missing=missing)
@@ -228,6 +248,7 @@ async def _analyze(ctx: dict[str, Any], db: AsyncSession, import_id: uuid.UUID) 
     imp = await db.get(ClientImport, import_id, with_for_update=True)
     assert imp is not None
     imp.format, imp.container, imp.warnings, imp.rows_total = file_format, container, warnings, len(rows)
+    imp.mapping = mapping
     imp.rows_read = len(rows)
     await db.commit()
 
@@ -282,6 +303,19 @@ def diagnose(file_format: str, rows: list[NormalisedRow]) -> dict[str, Any]:
         detail = (f"No row can be imported; the most common problem is \"{common}\" ({count:,} rows). Each row's "
                   "`problems` say what to fix: correct them in review, or fix the file and upload it again.")
     return {"code": "nothing_importable", "detail": detail, "items": []}
+
+
+async def _wait_for_mapping(
+    db: AsyncSession, import_id: uuid.UUID, headers: list[str], samples: list[list[str]], missing: list[str]
+) -> str:
+    imp = await db.get(ClientImport, import_id, with_for_update=True, populate_existing=True)
+    assert imp is not None
+    imp.status, imp.columns, imp.analyzed_at = "needs_mapping", {"headers": headers, "samples": samples, "missing": missing}, func.now()
+    await audit.record(db, None, "import.needs_mapping", target_type="client_import", target_id=import_id,
+                       group_id=imp.group_id, columns=len(headers))
+    await db.commit()
+    log.info("import_needs_mapping", import_id=str(import_id), columns=len(headers))
+    return "needs_mapping"
 
 
 async def _fail(

@@ -60,8 +60,9 @@ async def upload_import(
 ) -> schemas.ImportOut:
     """Upload a client list (.csv, .xlsx, .vcf, SimplePractice .zip); it is analysed in the background.
 
-    A file of another type (a PDF, an image, an old .xls) is refused at once with 415, and a CSV whose header
-    lacks First Name and Last Name with 422 `missing_columns`; other problems show on the import once analysed."""
+    A file of another type (a PDF, an image, an old .xls) is refused at once with 415; other problems show on the
+    import once analysed. When its headers are not recognised, the import waits in `needs_mapping` for
+    `PUT .../mapping`."""
     imp = await service.upload_import(
         db, storage, actor, group_id, form.file, provider_id=form.provider_id, password=form.password
     )
@@ -110,6 +111,16 @@ async def select_rows(
 ) -> schemas.BulkSelectionOut:
     """Select or unselect every row of a class."""
     return await service.select_class(db, actor, group_id, import_id, body)
+
+
+@imports_router.put("/{import_id}/mapping", responses=ERRORS, **allowed(Capability.CLIENTS), summary="Map a file's columns")
+async def set_mapping(
+    group_id: uuid.UUID, import_id: uuid.UUID, body: schemas.MappingIn, actor: CurrentActor, db: DB
+) -> schemas.ImportOut:
+    """When an import waits in `needs_mapping` (its headers were not recognised), say which of the file's headers
+    holds each field. The file is analysed again with the mapping; with `save`, the next file with the same columns
+    is read with it without asking."""
+    return service.import_out(await service.set_mapping(db, actor, group_id, import_id, body))
 
 
 @imports_router.post(

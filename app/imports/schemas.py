@@ -6,7 +6,8 @@ from pydantic import BaseModel, Field
 
 from app.core.schemas import Strict
 
-ImportStatus = Literal["queued", "analyzing", "ready", "failed", "finalizing", "finalized"]
+ImportStatus = Literal["queued", "analyzing", "needs_mapping", "ready", "failed", "finalizing", "finalized"]
+MappableField = Literal["first_name", "middle_name", "last_name", "email", "phone"]
 RowClass = Literal["new", "existing", "uncertain", "invalid"]
 
 
@@ -52,6 +53,21 @@ class ImportResult(BaseModel):
     welcome_emails: int = 0
 
 
+class FileColumns(BaseModel):
+    headers: list[str] = Field(description="The file's header cells, in order (the file's content: personal data).")
+    samples: list[list[str]] = Field(description="A few rows below the header, to tell the columns apart.")
+    missing: list[str] = Field(description="The required columns that were not recognised.")
+
+
+class MappingIn(Strict):
+    columns: dict[MappableField, str] = Field(
+        description="Which of the file's headers holds each field: `first_name` and `last_name` are required; "
+                    "`email` is needed for new clients; `middle_name` and `phone` are optional.",
+        examples=[{"first_name": "Given", "last_name": "Family", "email": "E-mail address"}],
+    )
+    save: bool = Field(True, description="Apply the same mapping to the next file with the same columns.")
+
+
 class ImportOut(BaseModel):
     id: uuid.UUID
     group_id: uuid.UUID
@@ -66,6 +82,8 @@ class ImportOut(BaseModel):
     failure: Failure | None = None
     warnings: list[ImportWarning]
     counts: ImportCounts | None = Field(None, description="Rows per class and selected, once analysed.")
+    columns: FileColumns | None = Field(None, description="While `needs_mapping`: the file's headers to map.")
+    mapping: dict[str, str] | None = Field(None, description="The column mapping the file was read with, if any.")
     result: ImportResult | None = Field(None, description="What finalizing did.")
     created_at: datetime
     analyzed_at: datetime | None

@@ -6,7 +6,6 @@ A provider imports into their own roster and sees only their own imports (anothe
 finalizing in finalize.py.
 """
 
-import asyncio
 import hashlib
 import uuid
 from collections.abc import AsyncIterator
@@ -14,6 +13,7 @@ from dataclasses import dataclass
 
 import orjson
 from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import UploadFile
 
@@ -31,8 +31,9 @@ from app.imports.analysis import PASSWORD_PURPOSE, gather_candidates, problems_j
 from app.imports.finalize import finalize
 from app.imports.matching import CandidateIndex, classify, email_key, normalise
 from app.imports.parsers import PRECHECK_BYTES, ImportRejected, precheck_upload
+from app.imports.parsers.columns import REQUIRED_FIELDS, header_key, normalise_header
 from app.imports.parsers import ImportRow as ParsedRow
-from app.models import Client, ClientImport
+from app.models import Client, ClientImport, ImportMapping
 from app.models import ImportRow as Row
 
 READ_CHUNK = 1024 * 1024
@@ -100,7 +101,7 @@ async def upload_import(
     size = 0
 
     first = await upload.read(READ_CHUNK)
-    await _precheck(first)
+    _precheck(first)
 
     async def chunks() -> AsyncIterator[bytes]:
         nonlocal size
@@ -136,16 +137,12 @@ async def upload_import(
     return imp
 
 
-async def _precheck(first: bytes) -> None:
-    """I12: a file of a type we do not read, or a CSV without the required columns, is refused by the upload
-    itself (no 202 to poll); everything else is decided by the analysis."""
+def _precheck(first: bytes) -> None:
+    """I12: a file of a type we do not read is refused by the upload itself (no 202 to poll); everything else is
+    decided by the analysis, and headers it does not recognise are mapped by the person (I13)."""
     try:
-        head = first[:PRECHECK_BYTES]
-        await asyncio.to_thread(precheck_upload, head, complete=len(head) == len(first) < READ_CHUNK)
+        precheck_upload(first[:PRECHECK_BYTES])
     except ImportRejected as refused:
-        if refused.code == "missing_columns":
-            raise Problem(422, "missing_columns", refused.detail + " Rename the file's header cells, or upload the "
-                          "list with those columns.", missing_columns=refused.extra.get("missing", [])) from None
         raise Problem(415, refused.code, refused.detail) from None
 
 
@@ -191,6 +188,8 @@ def import_out(view: ImportView) -> schemas.ImportOut:
         failure=schemas.Failure(code=i.failure_code, detail=i.failure_detail or "") if i.failure_code else None,
         warnings=[schemas.ImportWarning(**w) for w in i.warnings or []],
         counts=view.counts,
+        columns=schemas.FileColumns(**i.columns) if i.columns and i.status == "needs_mapping" else None,
+        mapping=i.mapping,
         result=schemas.ImportResult(**i.result) if i.result else None,
         created_at=i.created_at, analyzed_at=i.analyzed_at, finalized_at=i.finalized_at,
     )
@@ -378,6 +377,56 @@ async def select_class(
     updated = (await db.execute(stmt.values(selected=body.selected))).rowcount  # type: ignore[attr-defined]
     counts = (await _counts(db, [imp.id])).get(imp.id, schemas.ImportCounts())
     return schemas.BulkSelectionOut(updated=updated, counts=counts)
+
+
+# --- column mapping ------------------------------------------------------------------------------
+
+
+async def set_mapping(
+    db: AsyncSession, actor: Actor, group_id: uuid.UUID, import_id: uuid.UUID, body: schemas.MappingIn
+) -> ImportView:
+    """I13: map the file's columns to the fields, analyse it again with them, and (by default) keep the mapping for
+    the next file of the same shape."""
+    imp, _ = await _visible_import(db, actor, group_id, import_id, for_update=True)
+    if imp.status != "needs_mapping" or not imp.columns:
+        raise conflict("mapping_not_needed", f"The import is {imp.status}: a mapping is asked for only when the file's "
+                       "headers are not recognised.", import_status=imp.status)
+    headers = imp.columns["headers"]
+    by_key = {normalise_header(h): h for h in headers if normalise_header(h)}
+    errors = []
+    for field in REQUIRED_FIELDS:
+        if field not in body.columns:
+            errors.append({"field": f"body.columns.{field}", "message": "required"})
+    used: dict[str, str] = {}
+    for field, header in body.columns.items():
+        key = normalise_header(header)
+        if key not in by_key:
+            errors.append({"field": f"body.columns.{field}", "message": "not one of the file's headers (`columns.headers`)"})
+        elif key in used:
+            errors.append({"field": f"body.columns.{field}", "message": f"the same column as {used[key]}"})
+        else:
+            used[key] = field
+    if errors:
+        raise Problem(422, "validation_failed", "The mapping does not fit the file; see `errors`.",
+                      title="Unprocessable Content", errors=errors)
+    mapping = {field: by_key[normalise_header(header)] for field, header in body.columns.items()}
+    imp.mapping, imp.status = mapping, "queued"
+    imp.rows_done = imp.rows_total = imp.rows_read = imp.bytes_done = 0
+    await db.flush()
+    if body.save:
+        stmt = pg_insert(ImportMapping).values(
+            id=uuid.uuid4(), group_id=group_id, header_key=header_key(headers), mapping=mapping, saved_by_user_id=actor.user_id
+        )
+        await db.execute(stmt.on_conflict_do_update(
+            index_elements=[ImportMapping.group_id, ImportMapping.header_key],
+            set_={"mapping": mapping, "saved_by_user_id": actor.user_id, "saved_at": func.now()},
+        ))
+    # Its own job id: the first analysis's id may still be held by the queue.
+    await jobs.enqueue(db, "analyze_import", str(imp.id), job_id=f"analyze_import:{imp.id}:mapped")
+    await audit.record(db, actor, "import.mapped", target_type="client_import", target_id=imp.id, group_id=group_id,
+                       fields=sorted(mapping), saved=body.save)
+    await db.refresh(imp)
+    return await read_import_view(db, imp)
 
 
 # --- finalize --------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    UniqueConstraint,
     Uuid,
     text,
 )
@@ -28,7 +29,8 @@ class ClientImport(Base):
     __tablename__ = "client_imports"
     __table_args__ = (
         CheckConstraint(
-            "status IN ('queued', 'analyzing', 'ready', 'failed', 'finalizing', 'finalized')", name="status"
+            "status IN ('queued', 'analyzing', 'needs_mapping', 'ready', 'failed', 'finalizing', 'finalized')",
+            name="status",
         ),
         CheckConstraint("rows_done <= rows_total", name="progress"),
         Index("ix_client_imports_group_id_created_at", "group_id", "created_at"),
@@ -45,7 +47,7 @@ class ClientImport(Base):
     storage_key: Mapped[str] = mapped_column(String(300))
     # A zip password given at upload: encrypted, and erased once the analysis has read the archive.
     password_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
-    status: Mapped[str] = mapped_column(String(12), server_default="queued", default="queued")
+    status: Mapped[str] = mapped_column(String(16), server_default="queued", default="queued")
     format: Mapped[str | None] = mapped_column(String(40))
     container: Mapped[str | None] = mapped_column(String(10))
     rows_total: Mapped[int] = mapped_column(Integer, server_default="0", default=0)
@@ -55,6 +57,10 @@ class ClientImport(Base):
     # Rows the reader has found so far, while it reads (rows_total is known only at the end).
     rows_read: Mapped[int] = mapped_column(Integer, server_default="0", default=0)
     warnings: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default="[]", default=list)
+    # I13: when the headers are not recognised, the file's header cells and a few sample rows (shown to the
+    # uploader only: they are the file's content), and the mapping the person chose {field: header}.
+    columns: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    mapping: Mapped[dict[str, str] | None] = mapped_column(JSONB)
     failure_code: Mapped[str | None] = mapped_column(String(40))
     failure_detail: Mapped[str | None] = mapped_column(String(1000))
     created_at: Mapped[datetime] = stamped_now()
@@ -109,3 +115,18 @@ class ImportRow(Base):
     documents: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default="[]", default=list)
     outcome: Mapped[str | None] = mapped_column(String(10))
     client_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("clients.id", ondelete="SET NULL"))
+
+
+class ImportMapping(Base):
+    """A column mapping a group saved (I13), applied to the next file whose headers are the same set."""
+
+    __tablename__ = "import_mappings"
+    __table_args__ = (UniqueConstraint("group_id", "header_key"),)
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    group_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"))
+    # sha256 of the file's normalised header cells, sorted: the same columns in any order share a mapping.
+    header_key: Mapped[str] = mapped_column(String(64))
+    mapping: Mapped[dict[str, str]] = mapped_column(JSONB)
+    saved_by_user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    saved_at: Mapped[datetime] = stamped_now()

@@ -21,6 +21,7 @@ SAMPLE_BODIES: dict[str, dict] = {
     "imports-update_row": {"selected": True},
     "imports-select_rows": {"classification": "new", "selected": True},
     "imports-finalize_import": {"send_welcome_email": False},
+    "imports-set_mapping": {"columns": {"first_name": "First Name", "last_name": "Last Name"}},
 }
 SAMPLE_FILES: dict[str, dict] = {"imports-upload_import": {"file": ("clients.csv", SAMPLE_CSV, "text/csv")}}
 

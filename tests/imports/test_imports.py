@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.models import Client, ClientDocument, ClientImport, Group, OutboxJob, RosterEntry, User
+from app.models import Client, ClientDocument, Group, OutboxJob, RosterEntry, User
 from tests.imports import fixtures_gen as gen
 from tests.imports.conftest import Importer, existing_client
 
@@ -113,15 +113,12 @@ async def test_encrypted_export_with_its_password_is_read_and_the_password_is_ke
     assert stored.password_encrypted is not None and b"s3cret" not in stored.password_encrypted
 
 
-async def test_missing_required_columns_are_named_by_the_upload_itself(importer: Importer, db: AsyncSession) -> None:
-    # rules I2, I12: the header is checked before answering: a problem document, not a 202 to poll
-    before = await db.scalar(select(func.count()).select_from(ClientImport))
-    response = await importer.upload(gen.csv_bytes([["Name", "Email"], ["Jane Doe", "jane@example.com"]]))
-    assert response.status_code == 422 and response.headers["content-type"] == "application/problem+json"
-    assert response.json()["code"] == "missing_columns"
-    assert response.json()["missing_columns"] == ["First Name", "Last Name"]
-    assert "First Name" in response.json()["detail"] and "Last Name" in response.json()["detail"]
-    assert await db.scalar(select(func.count()).select_from(ClientImport)) == before  # nothing stored
+async def test_missing_required_columns_are_named_and_the_import_waits_for_a_mapping(importer: Importer) -> None:
+    # rules I2, I13: the missing columns are named; the person maps them instead of uploading again
+    imp = await importer.analysed(gen.csv_bytes([["Name", "Email"], ["Jane Doe", "jane@example.com"]]))
+    assert imp["status"] == "needs_mapping" and imp["failure"] is None
+    assert imp["columns"]["missing"] == ["First Name", "Last Name"]
+    assert imp["columns"]["headers"] == ["Name", "Email"]
 
 
 @pytest.mark.parametrize(("data", "named"), [(gen.pdf_bytes(["not a list"]), "clients.csv"),
@@ -374,8 +371,8 @@ async def test_phi_stays_out_of_logs(importer: Importer, capsys: pytest.CaptureF
     imp = await importer.analysed(_jane_doe_csv("jane.secret@example.com"))
     await importer.select(imp["id"], "new")
     await importer.finalize(imp["id"])
-    refused = await importer.upload(gen.csv_bytes([["Name", "Email"], ["Zelda Secret", "zelda@example.com"]]))
-    assert refused.status_code == 422
+    unmapped = await importer.analysed(gen.csv_bytes([["Name", "Email"], ["Zelda Secret", "zelda@example.com"]]))
+    assert unmapped["status"] == "needs_mapping"
     captured = capsys.readouterr()
     logged = captured.out + captured.err + caplog.text
     for secret in ("jane.secret", "Zelda", "zelda@"):
