@@ -196,6 +196,7 @@ def phone_e164(raw: str, *, region: str = "US") -> str | None:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+_EXTENSION_MARKS = frozenset(",;#xX")
 _EXTENSION = re.compile(r"\s*(?:,|;|#|x|ext\.?|extension)\s*\d{1,6}\s*$", re.IGNORECASE)
 # The parsers' badges that mean something in the file was not imported.
 _DROPPED = {
@@ -244,7 +245,8 @@ def normalise(row: ImportRow) -> NormalisedRow:
     e164 = None
     if phone is not None:
         phone = phone[:PHONE_MAX]
-        extension = _EXTENSION.search(phone)
+        # Most phones have none of an extension's marks: a set test in C spares them the regex.
+        extension = None if _EXTENSION_MARKS.isdisjoint(phone) else _EXTENSION.search(phone)
         e164 = phone_e164(phone if extension is None else phone[: extension.start()])
         if extension is not None and e164 is not None:
             problems.append(("phone", "extension_dropped",
