@@ -14,7 +14,7 @@ import os
 import resource
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import asynccontextmanager
@@ -40,12 +40,14 @@ from app.imports.matching import (
     counts,
     normalise,
 )
-from app.imports.parsers import ImportRejected, read_import
-from app.models import ClientImport, Membership
+from app.imports.parsers import ImportRejected, progress, read_import
+from app.imports.parsers.columns import header_key
+from app.models import ClientImport, ImportMapping, Membership
 
 log = structlog.get_logger("caseload.imports")
 PASSWORD_PURPOSE = "import_zip_password"
 CHUNK_ROWS = 10_000
+PROGRESS_SECONDS = 0.5
 MAX_TRIES = 3
 # The parser child's peak RSS in the last analysis of this process (logged; read by the benchmark).
 last_parser_peak_kb = 0
@@ -53,6 +55,7 @@ last_timings: dict[str, float] = {}
 ROW_COLUMNS = (
     "import_id", "line", "source_ref", "first_name", "last_name", "email", "phone", "email_key", "phone_e164",
     "classification", "badges", "invalid_reason", "candidate_client_ids", "matched_client_id", "selected", "documents",
+    "middle_name", "problems",
 )
 # A parser child that died (out of its address space, or aborted in native code) refuses the file.
 CRASHED = ("file_unreadable", "The file could not be read within the resources an import may use. "
@@ -62,16 +65,19 @@ CRASHED = ("file_unreadable", "The file could not be read within the resources a
 # --- the child process ----------------------------------------------------------------------------
 
 
-def _limit_memory(limit: int) -> None:
+def _start_child(limit: int, counter: Any = None) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    progress.attach(counter)
 
 
-def parse_file(path: str, password: str | None) -> tuple[Any, ...]:
+def parse_file(path: str, password: str | None, mapping: dict[str, str] | None = None) -> tuple[Any, ...]:
     """Runs in the child: the file's rows, normalised, or why it is refused (plain values, picklable)."""
     data = Path(path).read_bytes()
     try:
-        parsed = read_import(data, password=password)
+        parsed = read_import(data, password=password, mapping=mapping)
     except ImportRejected as refused:
+        if refused.code == "missing_columns" and refused.extra.get("headers") and mapping is None:
+            return ("needs_mapping", refused.extra["headers"], refused.extra["samples"], refused.extra["missing"])
         missing = refused.extra.get("missing")
         return ("rejected", refused.code, refused.detail, list(missing) if missing else None)
     except MemoryError:
@@ -91,14 +97,32 @@ _context = multiprocessing.get_context("forkserver")
 _context.set_forkserver_preload(["app.imports.analysis"])
 
 
-async def parse_in_child(path: str, password: str | None, memory_limit: int) -> tuple[Any, ...]:
-    """One fresh process per file (`max_tasks_per_child=1`), its address space capped."""
+async def parse_in_child(
+    path: str,
+    password: str | None,
+    memory_limit: int,
+    *,
+    on_rows: Callable[[int], Awaitable[None]] | None = None,
+    mapping: dict[str, str] | None = None,
+) -> tuple[Any, ...]:
+    """One fresh process per file (`max_tasks_per_child=1`), its address space capped. `on_rows` hears, every
+    PROGRESS_SECONDS while the child reads, how many rows it has read so far."""
     loop = asyncio.get_running_loop()
+    counter = _context.Value("q", 0, lock=False)
     with ProcessPoolExecutor(
-        1, mp_context=_context, initializer=_limit_memory, initargs=(memory_limit,), max_tasks_per_child=1
+        1, mp_context=_context, initializer=_start_child, initargs=(memory_limit, counter), max_tasks_per_child=1
     ) as pool:
         try:
-            return await loop.run_in_executor(pool, parse_file, path, password)
+            future = loop.run_in_executor(pool, parse_file, path, password, mapping)
+            reported = 0
+            while on_rows is not None:
+                done, _ = await asyncio.wait({future}, timeout=PROGRESS_SECONDS)
+                if done:
+                    break
+                if counter.value != reported:
+                    reported = counter.value
+                    await on_rows(reported)
+            return await future
         except (BrokenProcessPool, MemoryError):
             return ("rejected", *CRASHED, None)
         except Exception as exc:  # a reader's bug: the file is refused, the import not left `analyzing`
@@ -171,9 +195,10 @@ async def _analyze(ctx: dict[str, Any], db: AsyncSession, import_id: uuid.UUID) 
         return imp.status if imp is not None else "missing"
     driver = await driver_connection(db)
     await driver.execute("DELETE FROM import_rows WHERE import_id = $1", import_id)  # a rerun starts clean
-    imp.status, imp.rows_done, imp.rows_total, imp.heartbeat_at = "analyzing", 0, 0, func.now()
+    imp.status, imp.rows_done, imp.rows_total, imp.bytes_done, imp.rows_read = "analyzing", 0, 0, 0, 0
+    imp.heartbeat_at = func.now()
     password = crypto.decrypt(imp.password_encrypted, purpose=PASSWORD_PURPOSE) if imp.password_encrypted else None
-    storage_key, group_id = imp.storage_key, imp.group_id
+    storage_key, group_id, mapping = imp.storage_key, imp.group_id, imp.mapping
     await db.commit()
 
     storage: Storage = ctx["storage"]
@@ -181,12 +206,35 @@ async def _analyze(ctx: dict[str, Any], db: AsyncSession, import_id: uuid.UUID) 
     stopwatch = Stopwatch()
     lap, timings = stopwatch.lap, stopwatch.laps
 
+    async def report(sql: str, value: int) -> None:
+        # Each report is its own small commit, so a person polling the import sees it at once (I5).
+        await (await driver_connection(db)).execute(sql, import_id, value)
+        await db.commit()
+
+    async def rows_read(count: int) -> None:
+        await report("UPDATE client_imports SET rows_read = $2 WHERE id = $1", count)
+
     try:
         with _downloaded() as path:
-            await _download(storage, storage_key, path)
-            outcome = await parse_in_child(str(path), password, settings.import_parser_memory_bytes)
+            size = await _download(storage, storage_key, path)
+            await report("UPDATE client_imports SET bytes_done = $2 WHERE id = $1", size)
+            outcome = await parse_in_child(
+                str(path), password, settings.import_parser_memory_bytes, on_rows=rows_read, mapping=mapping
+            )
+            if outcome[0] == "needs_mapping":
+                # I13: a mapping the group saved for files with these columns is applied without asking again.
+                saved = await db.scalar(select(ImportMapping.mapping).where(
+                    ImportMapping.group_id == group_id, ImportMapping.header_key == header_key(outcome[1])))
+                if saved is not None:
+                    mapping = saved
+                    outcome = await parse_in_child(
+                        str(path), password, settings.import_parser_memory_bytes, on_rows=rows_read, mapping=mapping
+                    )
     except ObjectNotFound:
         outcome = ("rejected", "upload_missing", "The uploaded file is no longer stored. Upload it again.", None)
+    if outcome[0] == "needs_mapping":
+        _, headers, samples, missing = outcome
+        return await _wait_for_mapping(db, import_id, headers, samples, missing)
     if outcome[0] == "rejected":
         _, code, detail, missing = outcome
         return await _fail(db, import_id, code, detail, missing=missing)
@@ -204,6 +252,8 @@ async def _analyze(ctx: dict[str, Any], db: AsyncSession, import_id: uuid.UUID) 
     imp = await db.get(ClientImport, import_id, with_for_update=True)
     assert imp is not None
     imp.format, imp.container, imp.warnings, imp.rows_total = file_format, container, warnings, len(rows)
+    imp.mapping = mapping
+    imp.rows_read = len(rows)
     await db.commit()
 
     index = CandidateIndex.of(await gather_candidates(db, group_id, rows))
@@ -229,6 +279,8 @@ async def _analyze(ctx: dict[str, Any], db: AsyncSession, import_id: uuid.UUID) 
     if not any(row.documents for row in rows):
         imp.password_encrypted = None  # documents are what a password is kept for (finalize reads them)
     by_class = counts(verdicts)
+    if by_class["invalid"] == len(rows):
+        imp.warnings = [diagnose(file_format, rows), *imp.warnings]
     await audit.record(db, None, "import.analysed", target_type="client_import", target_id=import_id,
                        group_id=group_id, format=file_format, rows=len(rows), **by_class)
     await db.commit()
@@ -237,6 +289,40 @@ async def _analyze(ctx: dict[str, Any], db: AsyncSession, import_id: uuid.UUID) 
     log.info("import_analysed", import_id=str(import_id), rows=len(rows), format=file_format,
              parser_peak_rss_mb=parser_peak_kb // 1024, seconds=timings)
     return "ready"
+
+
+def diagnose(file_format: str, rows: list[NormalisedRow]) -> dict[str, Any]:
+    """I12: when no row can be imported, say so for the whole file: what is missing, and what to upload instead."""
+    no_email = sum(1 for row in rows if row.email is None)
+    if file_format == "simplepractice_client_demographics":
+        detail = ("SimplePractice's Client Demographics report has no emails, so no client can be imported from it. "
+                  "Download the Client Details report instead (it has the Email column).")
+    elif no_email == len(rows):
+        detail = ("No row has an email, and a new client needs one. Add an Email column to the file, or upload a list "
+                  "that has emails (for SimplePractice, the Client Details report).")
+    else:
+        reasons: dict[str, int] = {}
+        for row in rows:
+            for reason in (row.invalid_reason or "").split("; "):
+                if reason:
+                    reasons[reason] = reasons.get(reason, 0) + 1
+        common, count = max(reasons.items(), key=lambda item: item[1]) if reasons else ("unknown", 0)
+        detail = (f"No row can be imported; the most common problem is \"{common}\" ({count:,} rows). Each row's "
+                  "`problems` say what to fix: correct them in review, or fix the file and upload it again.")
+    return {"code": "nothing_importable", "detail": detail, "items": []}
+
+
+async def _wait_for_mapping(
+    db: AsyncSession, import_id: uuid.UUID, headers: list[str], samples: list[list[str]], missing: list[str]
+) -> str:
+    imp = await db.get(ClientImport, import_id, with_for_update=True, populate_existing=True)
+    assert imp is not None
+    imp.status, imp.columns, imp.analyzed_at = "needs_mapping", {"headers": headers, "samples": samples, "missing": missing}, func.now()
+    await audit.record(db, None, "import.needs_mapping", target_type="client_import", target_id=import_id,
+                       group_id=imp.group_id, columns=len(headers))
+    await db.commit()
+    log.info("import_needs_mapping", import_id=str(import_id), columns=len(headers))
+    return "needs_mapping"
 
 
 async def _fail(
@@ -279,10 +365,13 @@ class _downloaded:
         self.path.unlink(missing_ok=True)
 
 
-async def _download(storage: Storage, key: str, path: Path) -> None:
+async def _download(storage: Storage, key: str, path: Path) -> int:
+    size = 0
     with path.open("wb") as out:
         async for chunk in storage.open(key):
+            size += len(chunk)
             await asyncio.to_thread(out.write, chunk)
+    return size
 
 
 _CANDIDATES_BY_EMAIL = """
@@ -301,7 +390,7 @@ async def gather_candidates(db: AsyncSession, group_id: uuid.UUID, rows: list[No
     """The group's clients sharing an email or a (last, first) name with any row: two statements."""
     # Unsorted: the order means nothing to the statements, and sorting 200,000 keys took 0.15 s.
     emails = list({row.email_key for row in rows if row.email_key is not None})
-    names = list({key for row in rows if (key := row.name_key) is not None})
+    names = list({key for row in rows for key in row.name_keys})
     driver = await driver_connection(db)
     found = list(await driver.fetch(_CANDIDATES_BY_EMAIL, group_id, emails)) if emails else []
     if names:
@@ -329,4 +418,11 @@ def _records(
             row.phone_e164, verdict.classification.value, list(verdict.badges),
             row.invalid_reason if verdict.classification == "invalid" else None,
             list(verdict.candidate_client_ids), verdict.matched_client_id, verdict.selected, documents,
+            row.middle_name, problems_json(row.problems),
         )
+
+
+def problems_json(problems: tuple[tuple[str, str, str], ...]) -> str:
+    if not problems:
+        return "[]"
+    return orjson.dumps([{"column": c, "code": code, "message": m} for c, code, m in problems]).decode()

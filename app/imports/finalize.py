@@ -9,6 +9,7 @@ never both do the work; the status `finalized` and the row outcomes make a secon
 """
 
 import asyncio
+import hashlib
 import uuid
 from typing import Any
 
@@ -50,7 +51,7 @@ WHERE r.import_id = $1 AND r.selected AND r.outcome IS NULL AND c.id = r.matched
 """
 _CREATE_ACCOUNTS = f"""
 INSERT INTO users (id, email, first_name, last_name)
-SELECT DISTINCT ON (r.email_key) {_NEW_ID}, r.email_key, r.first_name, r.last_name
+SELECT DISTINCT ON (r.email_key) {_NEW_ID}, r.email_key, concat_ws(' ', r.first_name, r.middle_name), r.last_name
 FROM import_rows r
 WHERE r.import_id = $1 AND r.selected AND r.outcome IS NULL AND r.matched_client_id IS NULL
   AND r.email_key IS NOT NULL AND r.first_name IS NOT NULL AND r.last_name IS NOT NULL
@@ -134,13 +135,14 @@ async def finalize(db: AsyncSession, storage: Storage, imp: ClientImport, actor:
     await driver.execute(_SKIP_THE_REST, imp.id)
     outcomes = await driver.fetchrow(_OUTCOMES, imp.id)
     lap("outcomes")
-    attached, refused = await _attach_documents(db, storage, imp, actor)
+    attached, refused, already = await _attach_documents(db, storage, imp, actor)
     welcomed = await _welcome(db, imp) if imp.send_welcome_email else 0
     result = {
         "clients_imported": imported,
         "clients_linked": outcomes["linked"],
         "documents_attached": attached,
         "documents_skipped": refused,
+        "documents_already_attached": already,
         "skipped": outcomes["skipped"],
         "welcome_emails": welcomed,
     }
@@ -165,8 +167,11 @@ EXPORT_CATEGORIES = {
 }
 
 
-async def _attach_documents(db: AsyncSession, storage: Storage, imp: ClientImport, actor: Actor | None) -> tuple[int, int]:
-    """I9: the export's documents onto the clients' attachments (source `import`)."""
+async def _attach_documents(
+    db: AsyncSession, storage: Storage, imp: ClientImport, actor: Actor | None
+) -> tuple[int, int, int]:
+    """I9: the export's documents onto the clients' attachments (source `import`). A document the client already
+    has (same content, from an earlier import of the same export or uploaded by hand) is not attached again (I15)."""
     driver = await driver_connection(db)
     rows = await driver.fetch(
         "SELECT client_id, documents FROM import_rows WHERE import_id = $1 AND client_id IS NOT NULL "
@@ -174,11 +179,18 @@ async def _attach_documents(db: AsyncSession, storage: Storage, imp: ClientImpor
         imp.id,
     )
     if not rows:
-        return 0, 0
+        return 0, 0, 0
+    present = {
+        (r["client_id"], bytes(r["sha256"]))
+        for r in await driver.fetch(
+            "SELECT client_id, sha256 FROM client_documents WHERE client_id = ANY($1::uuid[])",
+            list({row["client_id"] for row in rows}),
+        )
+    }
     data = b"".join([chunk async for chunk in storage.open(imp.storage_key)])
     password = crypto.decrypt(imp.password_encrypted, purpose=PASSWORD_PURPOSE) if imp.password_encrypted else None
     archive = await asyncio.to_thread(ExportDocuments, data, password=password)
-    attached = refused = 0
+    attached = refused = already = 0
     for row in rows:
         documents = row["documents"]
         if isinstance(documents, str):
@@ -186,6 +198,12 @@ async def _attach_documents(db: AsyncSession, storage: Storage, imp: ClientImpor
         for document in documents:
             try:
                 content = await asyncio.to_thread(archive.read, document["member_name"])
+                seen = (row["client_id"], hashlib.sha256(content).digest())
+                # Only what the client had before this import counts: one export may hold the same bytes under two
+                # names or folders, and each is a document of its own.
+                if seen in present:
+                    already += 1
+                    continue
                 await attach_document(
                     db, storage, group_id=imp.group_id, client_id=row["client_id"], file_name=document["file_name"],
                     content_type=None, data=content, source="import", uploaded_by=imp.finalized_by_user_id, actor=actor,
@@ -197,7 +215,7 @@ async def _attach_documents(db: AsyncSession, storage: Storage, imp: ClientImpor
                 # One unreadable or refused document (a type C7 does not accept) does not sink the import.
                 refused += 1
                 log.info("import_document_skipped", import_id=str(imp.id), code=getattr(why, "code", "refused"))
-    return attached, refused
+    return attached, refused, already
 
 
 async def _welcome(db: AsyncSession, imp: ClientImport) -> int:

@@ -59,12 +59,33 @@ class NormalisedRow(NamedTuple):
     badges: tuple[str, ...]
     invalid_reason: str | None
     documents: tuple[DocumentRef, ...] = ()
+    middle_name: str | None = None
+    # What cannot be imported or is left out, per column: ((column, code, message), ...) (I12).
+    problems: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def name_key(self) -> tuple[str, str] | None:
         if self.first_name is None or self.last_name is None:
             return None
         return name_key(self.last_name), name_key(self.first_name)
+
+    @property
+    def name_keys(self) -> tuple[tuple[str, str], ...]:
+        """The (last, first) keys a client of this person may have: the first name alone, and with
+        the middle names ("Mary" or "Mary Ann", "Jane" or "Jane Q.")."""
+        key = self.name_key
+        if key is None:
+            return ()
+        if not self.middle_name:
+            return (key,)
+        return key, (key[0], name_key(f"{self.first_name} {self.middle_name}"))
+
+    @property
+    def given_names(self) -> str | None:
+        """What a new client's first name is: every given name, none dropped."""
+        if self.first_name is None or not self.middle_name:
+            return self.first_name
+        return f"{self.first_name} {self.middle_name}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,38 +196,75 @@ def phone_e164(raw: str, *, region: str = "US") -> str | None:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+_EXTENSION_MARKS = frozenset(",;#xX")
+_EXTENSION = re.compile(r"\s*(?:,|;|#|x|ext\.?|extension)\s*\d{1,6}\s*$", re.IGNORECASE)
+# The parsers' badges that mean something in the file was not imported.
+_DROPPED = {
+    "couple": ("name", "second_person_not_imported",
+               "This row names two people; only the first is imported. Add the second person as a client of their own."),
+    "no_records": ("name", "maybe_not_a_client",
+                   "This card has no records in the export: it may be a guardian, partner or other contact "
+                   "rather than a client. Tick it only if it is a client."),
+}
+
+
 def normalise(row: ImportRow) -> NormalisedRow:
-    """Trimmed text, a validated case-folded email, an E.164 phone; why the row is invalid, if it is (I4)."""
+    """Trimmed text, a validated case-folded email, an E.164 phone; why the row is invalid, if it is (I4),
+    and each problem by column (I12)."""
     first, last = _clean(row.first_name), _clean(row.last_name)
+    middle = _clean(row.middle_name)
     email, phone = _clean(row.email), _clean(row.phone)
     badges = [str(b) for b in row.badges]
     reasons = []
+    problems: list[tuple[str, str, str]] = []
     if first is None:
         reasons.append("first name missing")
+        problems.append(("first_name", "required", "The first name is missing."))
     elif len(first) > NAME_MAX:
         reasons.append(f"first name longer than {NAME_MAX} characters")
+        problems.append(("first_name", "too_long", f"The first name is longer than {NAME_MAX} characters."))
         first = first[:NAME_MAX]
+    if middle is not None and len(middle) + len(first or "") >= NAME_MAX:
+        reasons.append(f"given names longer than {NAME_MAX} characters")
+        problems.append(("middle_name", "too_long", f"First and middle names together are longer than {NAME_MAX} characters."))
+        middle = middle[: max(0, NAME_MAX - 1 - len(first or ""))] or None
     if last is None:
         reasons.append("last name missing")
+        problems.append(("last_name", "required", "The last name is missing."))
     elif len(last) > NAME_MAX:
         reasons.append(f"last name longer than {NAME_MAX} characters")
+        problems.append(("last_name", "too_long", f"The last name is longer than {NAME_MAX} characters."))
         last = last[:NAME_MAX]
     key = None
     if email is not None:
         key = email_key(email) if len(email) <= EMAIL_MAX else None
         if key is None:
             reasons.append("email is not a valid address")
+            problems.append(("email", "invalid", "The email is not a valid address."))
             email = email[:EMAIL_MAX]
     e164 = None
     if phone is not None:
         phone = phone[:PHONE_MAX]
-        e164 = phone_e164(phone)
+        # Most phones have none of an extension's marks: a set test in C spares them the regex.
+        extension = None if _EXTENSION_MARKS.isdisjoint(phone) else _EXTENSION.search(phone)
+        e164 = phone_e164(phone if extension is None else phone[: extension.start()])
+        if extension is not None and e164 is not None:
+            problems.append(("phone", "extension_dropped",
+                             "The phone's extension is not imported: a client's phone has none."))
         if e164 is None:
             badges.append(ReviewBadge.PHONE_UNREADABLE)
+            problems.append(("phone", "unreadable", "The phone is not a number we can read; it is kept as written."))
     if email is None:
         # Decided at classification: a row without email is uncertain when a client has its name
         # (it can be matched by hand), invalid otherwise.
         reasons.append("email missing")
+        problems.append(("email", "required", "The email is missing: a new client needs one."))
+    for badge in row.badges:
+        # In an export's rows, "couple" is about shared documents: each person has their own card.
+        if badge == "couple" and row.documents:
+            continue
+        if (dropped := _DROPPED.get(str(badge))) is not None:
+            problems.append(dropped)
     return NormalisedRow(
         line=row.line,
         source_ref=row.source_ref[:SOURCE_REF_MAX],
@@ -219,6 +277,8 @@ def normalise(row: ImportRow) -> NormalisedRow:
         badges=tuple(badges),
         invalid_reason="; ".join(reasons) or None,
         documents=row.documents,
+        middle_name=middle,
+        problems=tuple(problems),
     )
 
 
@@ -234,8 +294,8 @@ def _unique(candidates: Iterable[Candidate]) -> list[Candidate]:
 
 def classify(row: NormalisedRow, index: CandidateIndex, *, duplicate_in_file: bool = False) -> Verdict:
     """Rule I6 for one row, given the group's clients sharing its email or name."""
-    key = row.name_key
-    by_name = index.by_name.get(key, []) if key is not None else []
+    keys = row.name_keys
+    by_name = [c for key in keys for c in index.by_name.get(key, ())]
     by_email = index.by_email.get(row.email_key, []) if row.email_key is not None else []
     if not by_name and not by_email and not duplicate_in_file:
         # Most rows of a large file: nobody shares their email or name.
@@ -244,7 +304,7 @@ def classify(row: NormalisedRow, index: CandidateIndex, *, duplicate_in_file: bo
     only_missing_email = row.invalid_reason == "email missing"
     if row.invalid_reason is not None and not (only_missing_email and by_name):
         return Verdict(Classification.INVALID, False, tuple(badges))
-    same_person = [c for c in by_email if (c.last_name_key, c.first_name_key) == key]
+    same_person = [c for c in by_email if (c.last_name_key, c.first_name_key) in keys]
     candidates = _unique([*by_email, *by_name])
     if duplicate_in_file:
         badges.append(ReviewBadge.DUPLICATE_IN_FILE)

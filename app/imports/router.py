@@ -52,13 +52,17 @@ Upload = Annotated[UploadForm, Depends(upload_form)]
     status_code=202,
     dependencies=[Idempotent],
     max_body_size=_UPLOAD_BODY_LIMIT,
-    responses=problem_responses(400, 401, 403, 404, 409, 413, 422),
+    responses=problem_responses(400, 401, 403, 404, 409, 413, 415, 422),
     openapi_extra={**allowed(Capability.CLIENTS)["openapi_extra"], "requestBody": schemas.UPLOAD_REQUEST_BODY},
 )
 async def upload_import(
     group_id: uuid.UUID, form: Upload, actor: CurrentActor, db: DB, storage: StorageDep, response: Response
 ) -> schemas.ImportOut:
-    """Upload a client list (.csv, .xlsx, .vcf, SimplePractice .zip); it is analysed in the background."""
+    """Upload a client list (.csv, .xlsx, .vcf, SimplePractice .zip); it is analysed in the background.
+
+    A file of another type (a PDF, an image, an old .xls) is refused at once with 415; other problems show on the
+    import once analysed. When its headers are not recognised, the import waits in `needs_mapping` for
+    `PUT .../mapping`."""
     imp = await service.upload_import(
         db, storage, actor, group_id, form.file, provider_id=form.provider_id, password=form.password
     )
@@ -107,6 +111,16 @@ async def select_rows(
 ) -> schemas.BulkSelectionOut:
     """Select or unselect every row of a class."""
     return await service.select_class(db, actor, group_id, import_id, body)
+
+
+@imports_router.put("/{import_id}/mapping", responses=ERRORS, **allowed(Capability.CLIENTS), summary="Map a file's columns")
+async def set_mapping(
+    group_id: uuid.UUID, import_id: uuid.UUID, body: schemas.MappingIn, actor: CurrentActor, db: DB
+) -> schemas.ImportOut:
+    """When an import waits in `needs_mapping` (its headers were not recognised), say which of the file's headers
+    holds each field. The file is analysed again with the mapping; with `save`, the next file with the same columns
+    is read with it without asking."""
+    return service.import_out(await service.set_mapping(db, actor, group_id, import_id, body))
 
 
 @imports_router.post(

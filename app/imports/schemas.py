@@ -4,7 +4,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-ImportStatus = Literal["queued", "analyzing", "ready", "failed", "finalizing", "finalized"]
+from app.core.schemas import Strict
+
+ImportStatus = Literal["queued", "analyzing", "needs_mapping", "ready", "failed", "finalizing", "finalized"]
+MappableField = Literal["first_name", "middle_name", "last_name", "email", "phone"]
 RowClass = Literal["new", "existing", "uncertain", "invalid"]
 
 
@@ -14,6 +17,13 @@ class Failure(BaseModel):
 
 
 class Progress(BaseModel):
+    phase: Literal["queued", "reading", "classifying", "writing", "done"] = Field(
+        description="`reading` the file (bytes, then rows read), `classifying` its rows against the clients, "
+                    "`writing` the analysed rows (rows_done of rows_total)."
+    )
+    bytes_done: int = Field(description="Bytes of the file read so far.")
+    bytes_total: int = Field(description="The file's size.")
+    rows_read: int = Field(description="Rows found in the file so far, while it is read.")
     rows_done: int
     rows_total: int
 
@@ -37,8 +47,25 @@ class ImportResult(BaseModel):
     clients_linked: int = Field(description="Rows linked to a client the group already had.")
     documents_attached: int = 0
     documents_skipped: int = Field(0, description="Documents of the archive whose type is not accepted (C7).")
+    documents_already_attached: int = Field(0, description="Documents the client already had (same content): "
+                                                           "not attached twice when an export is imported again.")
     skipped: int = Field(description="Rows not selected, or invalid.")
     welcome_emails: int = 0
+
+
+class FileColumns(BaseModel):
+    headers: list[str] = Field(description="The file's header cells, in order (the file's content: personal data).")
+    samples: list[list[str]] = Field(description="A few rows below the header, to tell the columns apart.")
+    missing: list[str] = Field(description="The required columns that were not recognised.")
+
+
+class MappingIn(Strict):
+    columns: dict[MappableField, str] = Field(
+        description="Which of the file's headers holds each field: `first_name` and `last_name` are required; "
+                    "`email` is needed for new clients; `middle_name` and `phone` are optional.",
+        examples=[{"first_name": "Given", "last_name": "Family", "email": "E-mail address"}],
+    )
+    save: bool = Field(True, description="Apply the same mapping to the next file with the same columns.")
 
 
 class ImportOut(BaseModel):
@@ -55,6 +82,8 @@ class ImportOut(BaseModel):
     failure: Failure | None = None
     warnings: list[ImportWarning]
     counts: ImportCounts | None = Field(None, description="Rows per class and selected, once analysed.")
+    columns: FileColumns | None = Field(None, description="While `needs_mapping`: the file's headers to map.")
+    mapping: dict[str, str] | None = Field(None, description="The column mapping the file was read with, if any.")
     result: ImportResult | None = Field(None, description="What finalizing did.")
     created_at: datetime
     analyzed_at: datetime | None
@@ -74,11 +103,21 @@ class RowDocument(BaseModel):
     category: str
 
 
+class RowProblem(BaseModel):
+    row: int = Field(description="The row number in the file (as `line`).")
+    column: str = Field(description="The field concerned: `first_name`, `middle_name`, `last_name`, `email`, `phone` or `name`.")
+    code: str = Field(description="Stable: `required`, `invalid`, `too_long`, `unreadable`, `extension_dropped`, "
+                                  "`second_person_not_imported`, `maybe_not_a_client`.")
+    message: str
+
+
 class ImportRowOut(BaseModel):
     id: int
     line: int = Field(description="Row number in the file (the header counts) or card number.")
     source_ref: str
     first_name: str | None
+    middle_name: str | None = Field(description="Given names after the first, kept whole; a new client's first name "
+                                                "is the first and middle names together.")
     last_name: str | None
     email: str | None
     phone: str | None
@@ -92,9 +131,22 @@ class ImportRowOut(BaseModel):
     documents: list[RowDocument]
     outcome: Literal["imported", "linked", "skipped"] | None
     client_id: uuid.UUID | None
+    problems: list[RowProblem] = Field(description="What in this row cannot be imported or is left out, per column.")
 
 
-class RowUpdate(BaseModel):
+_NAME = Field(None, min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$")
+
+
+class RowUpdate(Strict):
+    """Leave out what does not change. Correcting a name or the email analyses the row again; the row
+    then carries the badge `edited`."""
+
+    first_name: str | None = _NAME
+    middle_name: str | None = Field(None, max_length=100, pattern=r"^[^\x00-\x1f\x7f]*$",
+                                    description="An empty string clears it.")
+    last_name: str | None = _NAME
+    email: str | None = Field(None, min_length=3, max_length=320, pattern=r"^[^\x00-\x1f\x7f\s]+$",
+                              description="Correcting the name or email analyses the row again (new, existing, uncertain).")
     selected: bool | None = None
     matched_client_id: uuid.UUID | None = Field(
         None, description="One of the row's candidates (I7); null clears a match made by hand."

@@ -11,7 +11,9 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+import orjson
 from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import UploadFile
 
@@ -25,9 +27,13 @@ from app.core.errors import Problem, conflict, not_found
 from app.core.pagination import PageParams, paginate
 from app.core.storage import Storage
 from app.imports import schemas
-from app.imports.analysis import PASSWORD_PURPOSE
+from app.imports.analysis import PASSWORD_PURPOSE, gather_candidates, problems_json
 from app.imports.finalize import finalize
-from app.models import Client, ClientImport
+from app.imports.matching import CandidateIndex, classify, email_key, normalise
+from app.imports.parsers import PRECHECK_BYTES, ImportRejected, precheck_upload
+from app.imports.parsers.columns import REQUIRED_FIELDS, header_key, normalise_header
+from app.imports.parsers import ImportRow as ParsedRow
+from app.models import Client, ClientImport, ImportMapping
 from app.models import ImportRow as Row
 
 READ_CHUNK = 1024 * 1024
@@ -94,14 +100,19 @@ async def upload_import(
     digest = hashlib.sha256()
     size = 0
 
+    first = await upload.read(READ_CHUNK)
+    _precheck(first)
+
     async def chunks() -> AsyncIterator[bytes]:
         nonlocal size
-        while chunk := await upload.read(READ_CHUNK):
+        chunk = first
+        while chunk:
             size += len(chunk)
             if size > limit:
                 raise too_large(limit)
             digest.update(chunk)
             yield chunk
+            chunk = await upload.read(READ_CHUNK)
 
     await storage.put(key, chunks(), "application/octet-stream")
     imp = ClientImport(
@@ -124,6 +135,15 @@ async def upload_import(
     await audit.record(db, actor, "import.uploaded", target_type="client_import", target_id=import_id, group_id=group_id,
                        provider_user_id=str(provider), size_bytes=size)
     return imp
+
+
+def _precheck(first: bytes) -> None:
+    """I12: a file of a type we do not read is refused by the upload itself (no 202 to poll); everything else is
+    decided by the analysis, and headers it does not recognise are mapped by the person (I13)."""
+    try:
+        precheck_upload(first[:PRECHECK_BYTES])
+    except ImportRejected as refused:
+        raise Problem(415, refused.code, refused.detail) from None
 
 
 # --- reading ---------------------------------------------------------------------------------------
@@ -163,13 +183,26 @@ def import_out(view: ImportView) -> schemas.ImportOut:
         id=i.id, group_id=i.group_id, provider_id=i.provider_user_id, uploaded_by_user_id=i.uploaded_by_user_id,
         file_name=i.file_name, size_bytes=i.size_bytes, status=i.status,  # type: ignore[arg-type]
         format=i.format, container=i.container,
-        progress=schemas.Progress(rows_done=i.rows_done, rows_total=i.rows_total),
+        progress=schemas.Progress(phase=_phase(i), bytes_done=i.bytes_done, bytes_total=i.size_bytes, rows_read=i.rows_read,
+                                  rows_done=i.rows_done, rows_total=i.rows_total),
         failure=schemas.Failure(code=i.failure_code, detail=i.failure_detail or "") if i.failure_code else None,
         warnings=[schemas.ImportWarning(**w) for w in i.warnings or []],
         counts=view.counts,
+        columns=schemas.FileColumns(**i.columns) if i.columns and i.status == "needs_mapping" else None,
+        mapping=i.mapping,
         result=schemas.ImportResult(**i.result) if i.result else None,
         created_at=i.created_at, analyzed_at=i.analyzed_at, finalized_at=i.finalized_at,
     )
+
+
+def _phase(i: ClientImport) -> str:
+    if i.status == "queued":
+        return "queued"
+    if i.status != "analyzing":
+        return "done"
+    if i.rows_total == 0:
+        return "reading"
+    return "classifying" if i.rows_done == 0 else "writing"
 
 
 async def read_import(db: AsyncSession, actor: Actor, group_id: uuid.UUID, import_id: uuid.UUID) -> ImportView:
@@ -235,6 +268,8 @@ def row_out(row: Row, candidates: dict[uuid.UUID, schemas.Candidate], *, restric
                    if restricted or d["category"] not in _RESTRICTED_EXPORT_FOLDERS],
         outcome=row.outcome,  # type: ignore[arg-type]
         client_id=row.client_id,
+        middle_name=row.middle_name,
+        problems=[schemas.RowProblem(row=row.line, **p) for p in row.problems or []],
     )
 
 
@@ -250,17 +285,59 @@ def _require_ready(imp: ClientImport) -> None:
         )
 
 
+_EDITABLE = frozenset({"first_name", "middle_name", "last_name", "email"})
+# The readers' badges that stay true whatever the name or email says; the rest are decided again.
+_KEPT_BADGES = frozenset({"couple", "minor_contact_used", "documents_ambiguous", "deceased", "no_records"})
+
+
+async def _edit_row(db: AsyncSession, imp: ClientImport, row: Row, body: schemas.RowUpdate, edited: list[str]) -> None:
+    """I12: a name split wrongly or an email mistyped is corrected at review; the row is then classified again
+    against the group's clients, exactly as the analysis would have classified it."""
+    values = {field: getattr(row, field) for field in _EDITABLE}
+    for field in edited:
+        value = getattr(body, field)
+        if value is None and field != "middle_name":
+            raise _field_error(f"body.{field}", "cannot be cleared; leave it out to keep it")
+        values[field] = (value or "").strip() or None
+    if "email" in edited and values["email"] is not None and email_key(values["email"]) is None:
+        raise _field_error("body.email", "not a valid email address")
+    parsed = ParsedRow(
+        row.line, values["first_name"], values["last_name"], values["email"], row.phone, row.source_ref,
+        badges=tuple(b for b in row.badges if b in _KEPT_BADGES), middle_name=values["middle_name"],  # type: ignore[misc]
+    )
+    normalised = normalise(parsed)
+    duplicate = normalised.email_key is not None and await db.scalar(
+        select(func.count()).where(Row.import_id == imp.id, Row.id < row.id, Row.email_key == normalised.email_key,
+                                   Row.classification != "invalid")
+    )
+    index = CandidateIndex.of(await gather_candidates(db, imp.group_id, [normalised]))
+    verdict = classify(normalised, index, duplicate_in_file=bool(duplicate))
+    row.first_name, row.middle_name, row.last_name = normalised.first_name, normalised.middle_name, normalised.last_name
+    row.email, row.email_key = normalised.email, normalised.email_key
+    row.classification = verdict.classification.value
+    row.badges = [*verdict.badges, "edited"]
+    row.invalid_reason = normalised.invalid_reason if verdict.classification == "invalid" else None
+    row.candidate_client_ids = list(verdict.candidate_client_ids)
+    row.matched_client_id = verdict.matched_client_id
+    row.selected = verdict.selected
+    row.problems = orjson.loads(problems_json(normalised.problems))
+
+
 async def update_row(
     db: AsyncSession, actor: Actor, group_id: uuid.UUID, import_id: uuid.UUID, row_id: int, body: schemas.RowUpdate
 ) -> schemas.ImportRowOut:
-    """Select or unselect a row; match an uncertain row by hand to one of its candidates (I7)."""
+    """Correct a row's name or email (I12), select or unselect it, match an uncertain row by hand to one of its
+    candidates (I7)."""
     imp, grant = await _visible_import(db, actor, group_id, import_id, for_update=True)
     _require_ready(imp)
     row = await db.scalar(select(Row).where(Row.id == row_id, Row.import_id == imp.id).with_for_update())
     if row is None:
         raise not_found("row")
-    candidates = await _candidates(db, grant, set(row.candidate_client_ids))
     changes = body.model_fields_set
+    edited = sorted(changes & _EDITABLE)
+    if edited:
+        await _edit_row(db, imp, row, body, edited)
+    candidates = await _candidates(db, grant, set(row.candidate_client_ids))
     matched_by_hand = False
     if "matched_client_id" in changes:
         if body.matched_client_id is None:
@@ -282,6 +359,10 @@ async def update_row(
             raise conflict("match_required", "A row without an email can be imported only by matching it to one of its candidates.")
         row.selected = body.selected
     await db.flush()
+    if edited:
+        # Which fields, never their values (PHI stays out of the audit trail's details).
+        await audit.record(db, actor, "import.row_edited", target_type="client_import", target_id=imp.id, group_id=group_id,
+                           row_id=row.id, fields=edited, classification=row.classification)
     if matched_by_hand:
         await audit.record(db, actor, "import.row_matched", target_type="client_import", target_id=imp.id, group_id=group_id,
                            row_id=row.id, client_id=str(row.matched_client_id))
@@ -304,6 +385,56 @@ async def select_class(
     return schemas.BulkSelectionOut(updated=updated, counts=counts)
 
 
+# --- column mapping ------------------------------------------------------------------------------
+
+
+async def set_mapping(
+    db: AsyncSession, actor: Actor, group_id: uuid.UUID, import_id: uuid.UUID, body: schemas.MappingIn
+) -> ImportView:
+    """I13: map the file's columns to the fields, analyse it again with them, and (by default) keep the mapping for
+    the next file of the same shape."""
+    imp, _ = await _visible_import(db, actor, group_id, import_id, for_update=True)
+    if imp.status != "needs_mapping" or not imp.columns:
+        raise conflict("mapping_not_needed", f"The import is {imp.status}: a mapping is asked for only when the file's "
+                       "headers are not recognised.", import_status=imp.status)
+    headers = imp.columns["headers"]
+    by_key = {normalise_header(h): h for h in headers if normalise_header(h)}
+    errors = []
+    for field in REQUIRED_FIELDS:
+        if field not in body.columns:
+            errors.append({"field": f"body.columns.{field}", "message": "required"})
+    used: dict[str, str] = {}
+    for field, header in body.columns.items():
+        key = normalise_header(header)
+        if key not in by_key:
+            errors.append({"field": f"body.columns.{field}", "message": "not one of the file's headers (`columns.headers`)"})
+        elif key in used:
+            errors.append({"field": f"body.columns.{field}", "message": f"the same column as {used[key]}"})
+        else:
+            used[key] = field
+    if errors:
+        raise Problem(422, "validation_failed", "The mapping does not fit the file; see `errors`.",
+                      title="Unprocessable Content", errors=errors)
+    mapping = {field: by_key[normalise_header(header)] for field, header in body.columns.items()}
+    imp.mapping, imp.status = mapping, "queued"
+    imp.rows_done = imp.rows_total = imp.rows_read = imp.bytes_done = 0
+    await db.flush()
+    if body.save:
+        stmt = pg_insert(ImportMapping).values(
+            id=uuid.uuid4(), group_id=group_id, header_key=header_key(headers), mapping=mapping, saved_by_user_id=actor.user_id
+        )
+        await db.execute(stmt.on_conflict_do_update(
+            index_elements=[ImportMapping.group_id, ImportMapping.header_key],
+            set_={"mapping": mapping, "saved_by_user_id": actor.user_id, "saved_at": func.now()},
+        ))
+    # Its own job id: the first analysis's id may still be held by the queue.
+    await jobs.enqueue(db, "analyze_import", str(imp.id), job_id=f"analyze_import:{imp.id}:mapped")
+    await audit.record(db, actor, "import.mapped", target_type="client_import", target_id=imp.id, group_id=group_id,
+                       fields=sorted(mapping), saved=body.save)
+    await db.refresh(imp)
+    return await read_import_view(db, imp)
+
+
 # --- finalize --------------------------------------------------------------------------------------
 
 
@@ -323,6 +454,10 @@ async def finalize_import(
     if imp.status != "ready":
         raise conflict("import_not_ready", f"The import is {imp.status}: only a ready import can be finalized.", import_status=imp.status)
     selected = await db.scalar(select(func.count()).where(Row.import_id == imp.id, Row.selected)) or 0
+    if selected == 0:
+        # Finalizing nothing would close the import for good; the person most likely forgot to tick the new rows.
+        raise conflict("nothing_selected", "No row is selected, so there is nothing to import. Select the rows to import "
+                       "(new rows are not selected by default) and finalize again.")
     imp.send_welcome_email = body.send_welcome_email
     imp.finalized_by_user_id = actor.user_id
     imp.finalize_requested_at = func.now()

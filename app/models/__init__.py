@@ -14,7 +14,7 @@ from app.models.clients import (
 )
 from app.models.groups import AdminGrant, CancellationPolicy, Group, Membership
 from app.models.idempotency import IdempotencyRecord
-from app.models.imports import ClientImport, ImportRow
+from app.models.imports import ClientImport, ImportMapping, ImportRow
 from app.models.outbox import MailMessage, OutboxJob
 from app.models.payouts import EarningLine, Payout
 from app.models.practice import BankAccount, BankAccountChange, IdentityVerification, Rate
@@ -28,6 +28,7 @@ __all__ = [
     "EarningLine",
     "ImportRow",
     "ClientImport",
+    "ImportMapping",
     "Acknowledgement",
     "BillingMethod",
     "Client",

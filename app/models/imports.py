@@ -15,6 +15,7 @@ from sqlalchemy import (
     SmallInteger,
     LargeBinary,
     String,
+    UniqueConstraint,
     Uuid,
     text,
 )
@@ -29,7 +30,8 @@ class ClientImport(Base):
     __tablename__ = "client_imports"
     __table_args__ = (
         CheckConstraint(
-            "status IN ('queued', 'analyzing', 'ready', 'failed', 'finalizing', 'finalized')", name="status"
+            "status IN ('queued', 'analyzing', 'needs_mapping', 'ready', 'failed', 'finalizing', 'finalized')",
+            name="status",
         ),
         CheckConstraint("rows_done <= rows_total", name="progress"),
         Index("ix_client_imports_group_id_created_at", "group_id", "created_at"),
@@ -46,12 +48,20 @@ class ClientImport(Base):
     storage_key: Mapped[str] = mapped_column(String(300))
     # A zip password given at upload: encrypted, and erased once the analysis has read the archive.
     password_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
-    status: Mapped[str] = mapped_column(String(12), server_default="queued", default="queued")
+    status: Mapped[str] = mapped_column(String(16), server_default="queued", default="queued")
     format: Mapped[str | None] = mapped_column(String(40))
     container: Mapped[str | None] = mapped_column(String(10))
     rows_total: Mapped[int] = mapped_column(Integer, server_default="0", default=0)
     rows_done: Mapped[int] = mapped_column(Integer, server_default="0", default=0)
+    # While the file is read, before its rows are counted: how much of it has been (of size_bytes).
+    bytes_done: Mapped[int] = mapped_column(BigInteger, server_default="0", default=0)
+    # Rows the reader has found so far, while it reads (rows_total is known only at the end).
+    rows_read: Mapped[int] = mapped_column(Integer, server_default="0", default=0)
     warnings: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default="[]", default=list)
+    # I13: when the headers are not recognised, the file's header cells and a few sample rows (shown to the
+    # uploader only: they are the file's content), and the mapping the person chose {field: header}.
+    columns: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    mapping: Mapped[dict[str, str] | None] = mapped_column(JSONB)
     failure_code: Mapped[str | None] = mapped_column(String(40))
     failure_detail: Mapped[str | None] = mapped_column(String(1000))
     created_at: Mapped[datetime] = stamped_now()
@@ -90,6 +100,8 @@ class ImportRow(Base):
     # As read (trimmed), then normalised: case-folded email, E.164 phone.
     first_name: Mapped[str | None] = mapped_column(String(100))
     last_name: Mapped[str | None] = mapped_column(String(100))
+    # Given names after the first, kept whole (I12); a new client's first name is first + middle.
+    middle_name: Mapped[str | None] = mapped_column(String(100))
     email: Mapped[str | None] = mapped_column(String(320))
     phone: Mapped[str | None] = mapped_column(String(40))
     email_key: Mapped[str | None] = mapped_column(String(320, collation="C"))
@@ -97,6 +109,8 @@ class ImportRow(Base):
     classification: Mapped[str] = mapped_column(String(10))
     badges: Mapped[list[str]] = mapped_column(ARRAY(String(40)), server_default="{}", default=list)
     invalid_reason: Mapped[str | None] = mapped_column(String(200))
+    # What cannot be imported or was left out, per column: [{column, code, message}] (I12).
+    problems: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default="[]", default=list)
     candidate_client_ids: Mapped[list[uuid.UUID]] = mapped_column(
         ARRAY(Uuid), server_default="{}", default=list
     )
@@ -106,3 +120,18 @@ class ImportRow(Base):
     documents: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default="[]", default=list)
     outcome: Mapped[str | None] = mapped_column(String(10))
     client_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("clients.id", ondelete="SET NULL"))
+
+
+class ImportMapping(Base):
+    """A column mapping a group saved (I13), applied to the next file whose headers are the same set."""
+
+    __tablename__ = "import_mappings"
+    __table_args__ = (UniqueConstraint("group_id", "header_key"),)
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    group_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"))
+    # sha256 of the file's normalised header cells, sorted: the same columns in any order share a mapping.
+    header_key: Mapped[str] = mapped_column(String(64))
+    mapping: Mapped[dict[str, str]] = mapped_column(JSONB)
+    saved_by_user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    saved_at: Mapped[datetime] = stamped_now()

@@ -21,6 +21,7 @@ SAMPLE_BODIES: dict[str, dict] = {
     "imports-update_row": {"selected": True},
     "imports-select_rows": {"classification": "new", "selected": True},
     "imports-finalize_import": {"send_welcome_email": False},
+    "imports-set_mapping": {"columns": {"first_name": "First Name", "last_name": "Last Name"}},
 }
 SAMPLE_FILES: dict[str, dict] = {"imports-upload_import": {"file": ("clients.csv", SAMPLE_CSV, "text/csv")}}
 
@@ -39,7 +40,7 @@ async def extend_world(db: AsyncSession, ids: dict, storage: Storage) -> None:
     row = ImportRow(
         import_id=import_id, line=2, source_ref="row 2", first_name="Matrix", last_name="Imported",
         email="matrix.imported@example.com", email_key="matrix.imported@example.com", classification="new",
-        badges=[], candidate_client_ids=[], selected=False, documents=[],
+        badges=[], candidate_client_ids=[], selected=True, documents=[],
     )
     db.add(row)
     await db.flush()

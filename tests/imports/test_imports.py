@@ -14,7 +14,7 @@ async def test_upload_queues_the_analysis_and_it_makes_a_ready_import(importer: 
     response = await importer.upload(gen.people_csv(3))
     assert response.status_code == 202, response.text
     body = response.json()
-    assert body["status"] == "queued" and body["progress"] == {"rows_done": 0, "rows_total": 0}
+    assert body["status"] == "queued" and body["progress"]["rows_done"] == body["progress"]["rows_total"] == 0
     job = await db.scalar(select(OutboxJob).where(OutboxJob.function == "analyze_import"))
     assert job is not None and job.args == [body["id"]]
     from app.imports.analysis import analyze_import
@@ -22,7 +22,7 @@ async def test_upload_queues_the_analysis_and_it_makes_a_ready_import(importer: 
     assert await analyze_import(importer.ctx, body["id"]) == "ready"
     imp = await importer.get(body["id"])
     assert imp["status"] == "ready" and imp["format"] == "csv" and imp["container"] == "csv"
-    assert imp["progress"] == {"rows_done": 3, "rows_total": 3}
+    assert {k: imp["progress"][k] for k in ("rows_done", "rows_total", "rows_read")} == {"rows_done": 3, "rows_total": 3, "rows_read": 3}
     assert imp["counts"] == {"new": 3, "existing": 0, "uncertain": 0, "invalid": 0, "selected": 0}
 
 
@@ -70,14 +70,13 @@ def _with_member(entry: gen.RawEntry) -> bytes:
         (_with_member(gen.stored("Medical Records/Jane Doe/link.pdf", b"/etc/passwd", external_attr=(0o120777) << 16)),
          "zip_symlink"),
         (gen.encrypt_zip(gen.simplepractice_export(), "s3cret"), "zip_encrypted"),
-        (gen.pdf_bytes(["not a list"]), "unsupported_type"),
         (b"", "empty_file"),
         (b"   \r\n", "empty_file"),
         (bytes(range(256)) * 40, "unsupported_type"),
         (b"First Name,Last Name,Notes\nJane,Doe,ok\nOmar,Haddad," + b"x" * 5_000_000 + b"\n", "field_too_large"),
         (b"First Name,Last Name,Email\r\n", "no_rows"),
     ],
-    ids=["zip_bomb", "zip_slip", "symlink", "encrypted_no_password", "pdf_named_csv", "empty", "blank", "garbage",
+    ids=["zip_bomb", "zip_slip", "symlink", "encrypted_no_password", "empty", "blank", "garbage",
          "5mb_field", "header_only"],
 )
 async def test_hostile_and_broken_files_fail_with_their_code(
@@ -114,11 +113,29 @@ async def test_encrypted_export_with_its_password_is_read_and_the_password_is_ke
     assert stored.password_encrypted is not None and b"s3cret" not in stored.password_encrypted
 
 
-async def test_missing_required_columns_are_named(importer: Importer) -> None:
-    # rule I2
+async def test_missing_required_columns_are_named_and_the_import_waits_for_a_mapping(importer: Importer) -> None:
+    # rules I2, I13: the missing columns are named; the person maps them instead of uploading again
     imp = await importer.analysed(gen.csv_bytes([["Name", "Email"], ["Jane Doe", "jane@example.com"]]))
-    assert imp["failure"]["code"] == "missing_columns"
-    assert "First Name" in imp["failure"]["detail"] and "Last Name" in imp["failure"]["detail"]
+    assert imp["status"] == "needs_mapping" and imp["failure"] is None
+    assert imp["columns"]["missing"] == ["First Name", "Last Name"]
+    assert imp["columns"]["headers"] == ["Name", "Email"]
+
+
+@pytest.mark.parametrize(("data", "named"), [(gen.pdf_bytes(["not a list"]), "clients.csv"),
+                                             (b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, "clients.xlsx"),
+                                             (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600, "old.xls")])
+async def test_a_file_of_another_type_is_refused_by_the_upload_itself(importer: Importer, data: bytes, named: str) -> None:
+    # rules I1, I12: the type is read from the content and refused at once
+    response = await importer.upload(data, named)
+    assert response.status_code == 415 and response.json()["code"] == "unsupported_type"
+    assert response.json()["detail"]
+
+
+async def test_a_header_found_only_after_the_first_chunk_is_left_to_the_analysis(importer: Importer) -> None:
+    # A header the precheck cannot see (past its window) is not refused early: the analysis decides.
+    data = gen.csv_bytes([["Title " + "x" * 300_000], ["First Name", "Last Name", "Email"], ["Jane", "Doe", "j@example.com"]])
+    imp = await importer.analysed(data)
+    assert imp["status"] == "ready" and imp["counts"]["new"] == 1
 
 
 async def test_rows_are_classified_new_existing_uncertain_invalid(
@@ -241,7 +258,7 @@ async def test_finalize_imports_links_and_is_idempotent(
     assert first.status_code == 200, first.text
     result = first.json()["result"]
     assert first.json()["status"] == "finalized"
-    assert result == {"clients_imported": 2, "clients_linked": 1, "documents_attached": 0, "documents_skipped": 0,
+    assert result == {"clients_imported": 2, "clients_linked": 1, "documents_attached": 0, "documents_skipped": 0, "documents_already_attached": 0,
                       "skipped": 2, "welcome_emails": 2}
     assert await db.scalar(select(func.count()).select_from(User)) == users_before + 1  # only Liam is new to Caseload
     kenji = await db.scalar(select(Client).where(Client.group_id == group.id, Client.user_id == elsewhere.user_id))
@@ -354,8 +371,8 @@ async def test_phi_stays_out_of_logs(importer: Importer, capsys: pytest.CaptureF
     imp = await importer.analysed(_jane_doe_csv("jane.secret@example.com"))
     await importer.select(imp["id"], "new")
     await importer.finalize(imp["id"])
-    failed = await importer.analysed(gen.csv_bytes([["Name", "Email"], ["Zelda Secret", "zelda@example.com"]]))
-    assert failed["status"] == "failed"
+    unmapped = await importer.analysed(gen.csv_bytes([["Name", "Email"], ["Zelda Secret", "zelda@example.com"]]))
+    assert unmapped["status"] == "needs_mapping"
     captured = capsys.readouterr()
     logged = captured.out + captured.err + caplog.text
     for secret in ("jane.secret", "Zelda", "zelda@"):

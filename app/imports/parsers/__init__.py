@@ -32,6 +32,7 @@ from app.imports.parsers.vcard_reader import read_vcard_file
 from app.imports.parsers.xlsx_reader import read_xlsx
 
 __all__ = [
+    "PRECHECK_BYTES",
     "DEFAULT_LIMITS",
     "Badge",
     "Container",
@@ -44,9 +45,21 @@ __all__ = [
     "ImportRow",
     "ParseWarning",
     "ParsedImport",
+    "precheck_upload",
     "read_import",
     "read_zip_member",
 ]
+
+# Enough of a file to tell its type.
+PRECHECK_BYTES = 64 * 1024
+
+
+def precheck_upload(head: bytes) -> None:
+    """What can be refused from the start of an upload, before it is stored (the analysis reads all of it): a
+    type we do not read. Headers that are not recognised are not refused: the person maps them (I13)."""
+    if not head.startswith(_ZIP_MAGIC):
+        _refuse_known_binary(head)
+
 
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -66,14 +79,20 @@ _LEADING_BLANKS = b" \t\r\n" + codecs.BOM_UTF8
 
 
 def read_import(
-    data: bytes, *, limits: ImportLimits = DEFAULT_LIMITS, password: str | None = None
+    data: bytes,
+    *,
+    limits: ImportLimits = DEFAULT_LIMITS,
+    password: str | None = None,
+    mapping: dict[str, str] | None = None,
 ) -> ParsedImport:
     """Read an uploaded client list.
 
-    `password` opens a ZipCrypto-protected SimplePractice export; other files ignore it.
+    `password` opens a ZipCrypto-protected SimplePractice export; other files ignore it. `mapping`
+    ({field: header}) says which columns of a CSV or workbook hold what, when its headers are not
+    recognised (I13).
     """
     if data.startswith(_ZIP_MAGIC):
-        return _read_zip(data, limits, password)
+        return _read_zip(data, limits, password, mapping)
     _refuse_known_binary(data)
     data = transcode_utf16(data)
     # Only a blank start needs the whole file stripped to know it is all blank.
@@ -82,7 +101,7 @@ def read_import(
     refuse_binary(data)
     if data[:64].lstrip(_LEADING_BLANKS)[: len(_VCARD_START)].upper() == _VCARD_START:
         return _require_rows(read_vcard_file(data, limits))
-    return _require_rows(read_csv(data, limits))
+    return _require_rows(read_csv(data, limits, mapping))
 
 
 def _require_rows(parsed: ParsedImport) -> ParsedImport:
@@ -95,12 +114,14 @@ def _require_rows(parsed: ParsedImport) -> ParsedImport:
     return parsed
 
 
-def _read_zip(data: bytes, limits: ImportLimits, password: str | None) -> ParsedImport:
+def _read_zip(
+    data: bytes, limits: ImportLimits, password: str | None, mapping: dict[str, str] | None
+) -> ParsedImport:
     archive = SafeZip(data, limits, password)
     if not archive.files:
         raise ImportRejected("empty_file", "The zip archive is empty.")
     if "xl/workbook.xml" in archive.files:
-        return _require_rows(read_xlsx(data, archive, limits))
+        return _require_rows(read_xlsx(data, archive, limits, mapping))
     if is_simplepractice_export(archive.files):
         return _require_rows(read_simplepractice_zip(archive, limits))
     raise ImportRejected(

@@ -4,9 +4,11 @@ Only the columns named here are ever read, so insurance and payment columns (Pri
 Insurance ID, ...) cannot reach an ImportRow (rule I4).
 """
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from app.imports.parsers.errors import ImportRejected
 from app.imports.parsers.model import ImportFormat
 
 HEADER_SEARCH_ROWS = 10
@@ -15,6 +17,7 @@ REQUIRED_COLUMNS = ("First Name", "Last Name")
 _FIRST_NAME = ("firstname", "first", "givenname", "forename", "fname")
 _LAST_NAME = ("lastname", "last", "surname", "familyname", "lname")
 _EMAIL = ("email", "emailaddress", "mail")
+_MIDDLE_NAME = ("middlename", "middle", "middlenames", "middleinitial")
 # A mobile number is the one a client answers; other numbers only fill the gap.
 _PHONE = (
     "mobilephone", "mobile", "mobilenumber", "mobilephonenumber", "cellphone", "cell",
@@ -59,6 +62,7 @@ class Layout:
     contact_phone: tuple[int, ...] = ()
     record_id: tuple[int, ...] = ()
     deceased: tuple[int, ...] = ()
+    middle_name: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +73,54 @@ class HeaderSearch:
     header_index: int
     missing: tuple[str, ...]
     width: int
+
+
+# The fields a person can map a column to (I13), and what a mapping must include.
+MAPPABLE_FIELDS = ("first_name", "middle_name", "last_name", "email", "phone")
+REQUIRED_FIELDS = ("first_name", "last_name")
+_SAMPLE_ROWS = 3
+_SAMPLE_CHARS = 100
+_MAX_COLUMNS_SHOWN = 100
+
+
+def header_key(headers: Sequence[str]) -> str:
+    """The same set of columns, in any order, spelt with any case or spacing, gives the same key."""
+    keys = sorted({normalise_header(h) for h in headers} - {""})
+    return hashlib.sha256("\x1f".join(keys).encode()).hexdigest()
+
+
+def unrecognised(rows: Sequence[Sequence[str]], search: HeaderSearch, container: str) -> ImportRejected:
+    """Missing columns, with what a person needs to map them (I13): the file's header cells (the first row
+    that has any) and a few rows below it."""
+    filled = [i for i, row in enumerate(rows[:HEADER_SEARCH_ROWS]) if any(cell.strip() for cell in row)]
+    headers: list[str] = []
+    samples: list[list[str]] = []
+    if filled:
+        at = filled[0]
+        headers = [cell.strip()[:_SAMPLE_CHARS] for cell in rows[at][:_MAX_COLUMNS_SHOWN]]
+        samples = [[cell.strip()[:_SAMPLE_CHARS] for cell in rows[i][: len(headers)]] for i in filled[1 : 1 + _SAMPLE_ROWS]]
+    return ImportRejected(
+        "missing_columns",
+        f"The {container} needs the columns " + ", ".join(search.missing) + ".",
+        missing=list(search.missing),
+        headers=headers,
+        samples=samples,
+    )
+
+
+def find_mapped_header(
+    rows: Sequence[Sequence[str]], plain_format: ImportFormat, mapping: dict[str, str]
+) -> HeaderSearch:
+    """The header row holding every column of a person's mapping {field: header} (I13)."""
+    wanted = {field: normalise_header(header) for field, header in mapping.items() if field in MAPPABLE_FIELDS}
+    for index, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
+        keys = [normalise_header(cell) for cell in row]
+        if all(key in keys for key in wanted.values()):
+            found = {field: (keys.index(key),) for field, key in wanted.items()}
+            layout = Layout(plain_format, tuple(cell.strip() for cell in row), **found)
+            return HeaderSearch(layout, index, (), sum(1 for k in keys if k))
+    missing = tuple(header for header in mapping.values())
+    return HeaderSearch(None, 0, missing, 0)
 
 
 def find_header(rows: Sequence[Sequence[str]], plain_format: ImportFormat) -> HeaderSearch:
@@ -123,6 +175,7 @@ def _recognise(
             phone=_columns(keys, ("mobilephone", "homephone", "workphone")),
             record_id=_columns(keys, ("patientnumber",)),
             deceased=_columns(keys, ("deceasedat",)),
+            middle_name=_columns(keys, _MIDDLE_NAME),
         )
     if len(present & _THERANEST) >= _MIN_MARKERS:
         return Layout(
@@ -141,6 +194,7 @@ def _recognise(
         last_name=last_name,
         email=email,
         phone=_columns(keys, _PHONE),
+        middle_name=_columns(keys, _MIDDLE_NAME),
     )
 
 

@@ -5,7 +5,13 @@ import io
 from collections.abc import Sequence
 from itertools import islice
 
-from app.imports.parsers.columns import HEADER_SEARCH_ROWS, HeaderSearch, find_header
+from app.imports.parsers.columns import (
+    HEADER_SEARCH_ROWS,
+    HeaderSearch,
+    find_header,
+    find_mapped_header,
+    unrecognised,
+)
 from app.imports.parsers.errors import ImportRejected
 from app.imports.parsers.limits import ImportLimits
 from app.imports.parsers.model import (
@@ -29,7 +35,7 @@ _DELIMITERS = (",", ";", "\t", "|")
 _HEAD_CHARS = 1024 * 1024
 
 
-def read_csv(data: bytes, limits: ImportLimits) -> ParsedImport:
+def read_csv(data: bytes, limits: ImportLimits, mapping: dict[str, str] | None = None) -> ParsedImport:
     text, encoding = decode_text(data)
     warnings: list[ParseWarning] = []
     if encoding == WINDOWS_1252:
@@ -41,13 +47,10 @@ def read_csv(data: bytes, limits: ImportLimits) -> ParsedImport:
             )
         )
     hinted, body_start = _sep_hint(text)
-    delimiter, search = _find_delimiter(text, body_start, (hinted,) if hinted else _DELIMITERS)
+    delimiter, search = _find_delimiter(text, body_start, (hinted,) if hinted else _DELIMITERS, mapping)
     if search.layout is None:
-        raise ImportRejected(
-            "missing_columns",
-            "The file needs the columns " + ", ".join(search.missing) + ".",
-            missing=list(search.missing),
-        )
+        head = csv.reader(io.StringIO(text[body_start : body_start + _HEAD_CHARS], newline=""), delimiter=delimiter)
+        raise unrecognised(list(islice(head, HEADER_SEARCH_ROWS)), search, "file")
     stream = io.StringIO(text, newline="")
     stream.seek(body_start)
     # Not strict, and fed with newline="": the reader then accepts any text, stray quotes included.
@@ -86,14 +89,17 @@ def _sep_hint(text: str) -> tuple[str | None, int]:
 
 
 def _find_delimiter(
-    text: str, start: int, candidates: tuple[str, ...]
+    text: str, start: int, candidates: tuple[str, ...], mapping: dict[str, str] | None = None
 ) -> tuple[str, HeaderSearch]:
     head = text[start : start + _HEAD_CHARS]
     found = []
     for delimiter in candidates:
-        records = csv.reader(io.StringIO(head, newline=""), delimiter=delimiter)
-        found.append((delimiter, find_header(list(islice(records, HEADER_SEARCH_ROWS)),
-                                             ImportFormat.CSV)))
+        records = list(islice(csv.reader(io.StringIO(head, newline=""), delimiter=delimiter), HEADER_SEARCH_ROWS))
+        search = (find_mapped_header(records, ImportFormat.CSV, mapping) if mapping
+                  else find_header(records, ImportFormat.CSV))
+        # Without a header found, the delimiter that splits the first row widest is the likeliest.
+        width = search.width or max((len(r) for r in records[:1]), default=0)
+        found.append((delimiter, HeaderSearch(search.layout, search.header_index, search.missing, width)))
     # A found header beats none, then the wider header; among failures, the fewest missing
     # columns. Ties keep the earlier, more common delimiter.
     return max(

@@ -32,6 +32,8 @@ class Badge(StrEnum):
     DOCUMENTS_AMBIGUOUS = "documents_ambiguous"
     NAME_SPLIT_GUESSED = "name_split_guessed"
     DECEASED = "deceased"
+    # A SimplePractice card with no records in the export: perhaps a guardian or partner, not a client.
+    NO_RECORDS = "no_records"
 
 
 class DocumentCategory(StrEnum):
@@ -71,6 +73,8 @@ class ImportRow:
     source_ref: str
     documents: tuple[DocumentRef, ...] = ()
     badges: tuple[Badge, ...] = ()
+    # Given names after the first (initials included): kept, never dropped (rule I12).
+    middle_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,9 +1,12 @@
 """Splitting a one-column full name ("Jane Q. Doe Jr.", "Alex & Sam Rivera") into first and last.
 
 SimplePractice reports and vCards without N give one string for a person's name. The first word
-is the first name and the last word (with its particles: "de la Cruz") the last name; initials in
-between are dropped. Whole middle words could belong to either side ("Mary Ann", "García López"),
-so those rows carry a badge for the review step instead of a silent guess.
+is the first name and the last word (with its particles: "de la Cruz") the last name; every word in
+between is kept as the middle name (rule I12: no part of a name is lost), which becomes part of the
+given names of a new client. Whole middle words could belong to either side ("Mary Ann", "García
+López"), so those rows carry a badge for the review step, where the person can correct the split.
+Titles (Dr., Ms.), generational suffixes (Jr., III) and nicknames in quotes or brackets are not
+names and are left out.
 """
 
 import re
@@ -16,7 +19,7 @@ _PREFIXES = frozenset({"mr", "mrs", "ms", "miss", "mx", "dr"})
 _SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv", "esq", "md", "phd"})
 _PARTICLES = frozenset(
     {"da", "das", "de", "del", "della", "der", "di", "do", "dos", "du", "la", "le", "van", "von",
-     "den", "ter", "ten", "bin", "ibn", "al", "el", "y", "st"}
+     "den", "ter", "ten", "bin", "ibn", "al", "el", "y", "st", "ní", "nic", "ó", "ua"}
 )
 _NICKNAMES = re.compile(r'"[^"]*"|“[^”]*”|\([^)]*\)')
 _AND = re.compile(r"\s+and\s+", re.IGNORECASE)
@@ -27,6 +30,7 @@ class PersonName:
     first: str | None
     last: str | None
     badges: tuple[Badge, ...] = ()
+    middle: str | None = None
 
 
 def split_full_name(full: str) -> PersonName:
@@ -42,7 +46,7 @@ def split_full_name(full: str) -> PersonName:
     if last is None:
         # "Alex & Sam Rivera": the shared surname is written once, after the second person.
         last = _split_person(second_person).last
-    return PersonName(name.first, last, (*name.badges, Badge.COUPLE))
+    return PersonName(name.first, last, (*name.badges, Badge.COUPLE), name.middle)
 
 
 def split_couple(text: str) -> tuple[str, str] | None:
@@ -72,7 +76,7 @@ def _split_person(text: str) -> PersonName:
         last = " ".join(before.split()) or None
         if not given:
             return PersonName(None, last)
-        return PersonName(given[0], last, _middle_badges(given[1:]))
+        return PersonName(given[0], last, _middle_badges(given[1:]), _joined(given[1:]))
     tokens = _strip_affixes(before.split())
     if not tokens:
         return PersonName(None, None)
@@ -81,7 +85,12 @@ def _split_person(text: str) -> PersonName:
     start = len(tokens) - 1
     while start > 1 and _bare(tokens[start - 1]) in _PARTICLES:
         start -= 1
-    return PersonName(tokens[0], " ".join(tokens[start:]), _middle_badges(tokens[1:start]))
+    middle = tokens[1:start]
+    return PersonName(tokens[0], " ".join(tokens[start:]), _middle_badges(middle), _joined(middle))
+
+
+def _joined(words: list[str]) -> str | None:
+    return " ".join(words) or None
 
 
 def _strip_affixes(tokens: list[str]) -> list[str]:

@@ -122,8 +122,8 @@ def read_simplepractice_zip(archive: SafeZip, limits: ImportLimits) -> ParsedImp
         elif location is _Kind.OTHER:
             ignored += 1
 
-    cards, source_refs, organisations = _read_cards(archive, card_members, limits)
-    matcher = _Matcher(cards)
+    cards, source_refs, display_names, organisations = _read_cards(archive, card_members, limits)
+    matcher = _Matcher(cards, display_names)
     attached: dict[int, list[DocumentRef]] = defaultdict(list)
     couples: set[int] = set()
     ambiguous: set[int] = set()
@@ -165,7 +165,8 @@ def read_simplepractice_zip(archive: SafeZip, limits: ImportLimits) -> ParsedImp
             card.phone,
             source_refs[line - 1],
             tuple(attached.get(line - 1, ())),
-            _badges(card, line - 1 in couples, line - 1 in ambiguous),
+            _badges(card, line - 1 in couples, line - 1 in ambiguous, line - 1 in attached),
+            card.middle_name,
         )
         for line, card in enumerate(cards, 1)
     ]
@@ -175,9 +176,12 @@ def read_simplepractice_zip(archive: SafeZip, limits: ImportLimits) -> ParsedImp
 
 def _read_cards(
     archive: SafeZip, members: list[zipfile.ZipInfo], limits: ImportLimits
-) -> tuple[list[VCard], list[str], int]:
+) -> tuple[list[VCard], list[str], list[str], int]:
+    """The cards, each one's source id, and the display name its file is named by (which may carry
+    a middle initial the card's N and FN leave out)."""
     cards: list[VCard] = []
     source_refs: list[str] = []
+    display_names: list[str] = []
     organisations = 0
     for info in members:
         found, skipped = parse_vcards(archive.read(info), limits)
@@ -186,20 +190,26 @@ def _read_cards(
         for position, card in enumerate(found):
             cards.append(card)
             source_refs.append(client_id if position == 0 else f"{client_id}#{position + 1}")
+            display_names.append(_display_name(info.orig_filename) if position == 0 else "")
         if len(cards) > limits.max_rows:
             raise too_many_rows(limits.max_rows)
-    return cards, source_refs, organisations
+    return cards, source_refs, display_names, organisations
 
 
 class _Matcher:
     """Finds the cards a folder belongs to, by first and last name only."""
 
-    def __init__(self, cards: list[VCard]) -> None:
+    def __init__(self, cards: list[VCard], display_names: list[str]) -> None:
         self._by_name: dict[str, list[int]] = defaultdict(list)
+        # Secure messages are named by the client's display name, middle initial included
+        # ("Therapist-Jane Q. Doe.txt"), unlike the record folders: those names are matched too.
+        self._by_display: dict[str, list[int]] = defaultdict(list)
         for index, card in enumerate(cards):
             key = name_key(card.written_name)
             if key:
                 self._by_name[key].append(index)
+            for other in {name_key(display_names[index]), name_key(_with_middle(card))} - {key, ""}:
+                self._by_display[other].append(index)
 
     def owners(self, document: _Document) -> tuple[list[int], bool]:
         """The candidate card indexes, and whether the folder names a couple."""
@@ -221,14 +231,15 @@ class _Matcher:
     def _message_owners(self, stem: str) -> list[int]:
         # "<Provider>-<Client>": either name may hold hyphens, so every split is tried and the
         # message is attached only if exactly one client name fits.
-        keys = {
-            key
+        owners = {
+            tuple(found)
             for index, char in enumerate(stem)
-            if char == "-" and (key := name_key(stem[index + 1 :])) in self._by_name
+            if char == "-"
+            and (found := self._by_name.get(key := name_key(stem[index + 1 :])) or self._by_display.get(key))
         }
-        if len(keys) != 1:
+        if len(owners) != 1:
             return []
-        return self._by_name[keys.pop()]
+        return list(owners.pop())
 
 
 def _locate(member_name: str) -> _Kind | _Document:
@@ -268,6 +279,19 @@ def _original_name(category: DocumentCategory, file_name: str) -> str:
     if category is DocumentCategory.STORED_DOCUMENTS and dash and number.isdigit() and rest:
         return rest
     return file_name
+
+
+def _display_name(member_name: str) -> str:
+    """`Contacts/<Display Name> - <id>.vcf` -> the display name."""
+    stem = member_name.rsplit("/", 1)[-1][: -len(".vcf")]
+    name, separator, _ = stem.rpartition(" - ")
+    return name if separator else stem
+
+
+def _with_middle(card: VCard) -> str:
+    if not card.middle_name:
+        return ""
+    return f"{card.first_name or ''} {card.middle_name} {card.last_name or ''}"
 
 
 def _client_id(member_name: str) -> str:
@@ -318,8 +342,10 @@ def _parse_dob(text: str) -> datetime.date | None:
         return None
 
 
-def _badges(card: VCard, couple: bool, ambiguous: bool) -> tuple[Badge, ...]:
+def _badges(card: VCard, couple: bool, ambiguous: bool, has_records: bool) -> tuple[Badge, ...]:
     badges = list(card.badges)
+    if not has_records and not ambiguous:
+        badges.append(Badge.NO_RECORDS)
     if couple and Badge.COUPLE not in badges:
         badges.append(Badge.COUPLE)
     if ambiguous:

@@ -12,13 +12,14 @@ from app.imports.parsers.columns import Layout
 from app.imports.parsers.errors import ImportRejected
 from app.imports.parsers.limits import ImportLimits
 from app.imports.parsers.model import Badge, ImportFormat, ImportRow
+from app.imports.parsers import progress
 from app.imports.parsers.names import split_full_name
 
 Cell = TypeVar("Cell")
 
 # The order of the values a _CellPicker returns.
 _FIELDS = ("first_name", "last_name", "full_name", "email", "phone", "contact_email",
-           "contact_phone", "record_id", "deceased")
+           "contact_phone", "record_id", "deceased", "middle_name")
 
 
 def build_rows(
@@ -47,6 +48,9 @@ def build_rows(
             rows.append(row)
             if len(rows) > max_rows:
                 raise too_many_rows(max_rows)
+            if not len(rows) % progress.EVERY:
+                progress.rows_read(len(rows))
+    progress.rows_read(len(rows))
     return rows
 
 
@@ -97,7 +101,7 @@ class _CellPicker:
 
 
 def _row(values: Sequence[str], line: int, contact_allowed: bool) -> ImportRow | None:
-    first_name, last_name, _, email, phone, _, _, record_id, deceased = values
+    first_name, last_name, _, email, phone, _, _, record_id, deceased, middle_name = values
     if not (first_name or last_name or email or phone):
         return None
     return ImportRow(
@@ -108,12 +112,13 @@ def _row(values: Sequence[str], line: int, contact_allowed: bool) -> ImportRow |
         phone or None,
         record_id or f"row {line}",
         badges=(Badge.DECEASED,) if deceased else (),
+        middle_name=middle_name or None,
     )
 
 
 def _full_name_row(values: Sequence[str], line: int, contact_allowed: bool) -> ImportRow | None:
     """SimplePractice reports: one `Client` column, and a minor's details in `Contact ...`."""
-    _, _, full_name, email, phone, contact_email, contact_phone, _, _ = values
+    _, _, full_name, email, phone, contact_email, contact_phone, _, _, _ = values
     badges: tuple[Badge, ...] = ()
     if contact_allowed and (not email and contact_email or not phone and contact_phone):
         email = email or contact_email
@@ -121,12 +126,14 @@ def _full_name_row(values: Sequence[str], line: int, contact_allowed: bool) -> I
         badges = (Badge.MINOR_CONTACT_USED,)
     if not (full_name or email or phone):
         return None
-    first_name = last_name = None
+    first_name = last_name = middle_name = None
     if full_name:
         name = split_full_name(full_name)
         first_name, last_name, badges = name.first, name.last, (*name.badges, *badges)
+        middle_name = name.middle
     return ImportRow(
-        line, first_name, last_name, email or None, phone or None, f"row {line}", badges=badges
+        line, first_name, last_name, email or None, phone or None, f"row {line}", badges=badges,
+        middle_name=middle_name,
     )
 
 

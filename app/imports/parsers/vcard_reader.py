@@ -41,6 +41,7 @@ class VCard:
     number: int
     first_name: str | None
     last_name: str | None
+    middle_name: str | None
     # The whole name as written, for matching SimplePractice's document folders.
     written_name: str
     email: str | None
@@ -73,6 +74,7 @@ def card_row(card: VCard, source_ref: str) -> ImportRow:
         card.phone,
         source_ref,
         badges=card.badges,
+        middle_name=card.middle_name,
     )
 
 
@@ -228,29 +230,31 @@ class _CardBuilder:
     def build(self) -> VCard | None:
         if self.is_organisation():
             return None
-        first, last, badges, whole = self._names()
+        first, middle, last, badges, whole = self._names()
         email = self._best(self.emails, by_mobile=False)
         phone = self._best(self.phones, by_mobile=True)
         if first is None and last is None and email is None and phone is None:
             return None
         return VCard(
-            self.number, first, last, whole, email, phone, self.birthday, self.uid, badges
+            self.number, first, last, middle, whole, email, phone, self.birthday, self.uid, badges
         )
 
-    def _names(self) -> tuple[str | None, str | None, tuple[Badge, ...], str]:
+    def _names(self) -> tuple[str | None, str | None, str | None, tuple[Badge, ...], str]:
         parts = self.structured_name or []
         last = parts[0] if parts else ""
         given = parts[1] if len(parts) > 1 else ""
+        # N's third part: additional (middle) names, kept whole (rule I12).
+        middle = " ".join(parts[2].replace(",", " ").split()) if len(parts) > 2 else ""
         if given or last:
             badges: tuple[Badge, ...] = ()
             couple = split_couple(given)
             first = given
             if couple is not None:
                 first, badges = couple[0].strip(), (Badge.COUPLE,)
-            return first or None, last or None, badges, f"{given} {last}"
+            return first or None, middle or None, last or None, badges, f"{given} {last}"
         whole = self.formatted_name or ""
         name = split_full_name(whole)
-        return name.first, name.last, name.badges, whole
+        return name.first, name.middle, name.last, name.badges, whole
 
     def _best(self, candidates: list[_Candidate], *, by_mobile: bool) -> str | None:
         if not candidates:

@@ -6,10 +6,14 @@ whole process rather than raising:
   XFD1048576 asks for hundreds of gigabytes;
 - the shared-strings table is pre-sized from its `uniqueCount` attribute.
 
-A cell's position is its `r="<letters><digits>"` attribute (a row's `r` places cells that have
-none). A sheet passes if all its positions fit in one of a few boxes of at most `max_cells` cells,
-from tall and narrow to short and wide. Each box is one regex search for a position outside it,
-so there is no Python work per cell; a typical sheet fits the first box and costs one search.
+A cell's position is the `r="<letters><digits>"` attribute of its `<c>` element (a `<row>`'s `r`
+places cells that have none), and a sheet states its used range in `<dimension ref="A1:D20">`. Only
+those elements are read: other parts and elements carry attributes that merely look alike (the
+theme of every Excel workbook has `dir="5400000"`, which an unanchored `r="` search read as row
+5,400,000 and so refused every workbook Excel saves). A sheet passes if all its positions fit in one
+of a few boxes of at most `max_cells` cells, from tall and narrow to short and wide. Each box is one
+regex search for a position outside it, so there is no Python work per cell; a typical sheet fits
+the first box and costs one search.
 """
 
 import functools
@@ -68,12 +72,21 @@ def _boxes(max_rows: int, max_cells: int) -> tuple[re.Pattern[bytes], ...]:
         columns *= 2
 
 
+# The start of a `<c>`, `<row>` or `<dimension>` element (namespace prefix allowed, as the Open XML
+# SDK writes `<x:c>`), up to the attribute that places it: `r` (cells, rows) or `ref` (the dimension,
+# whose last reference is its far corner). XML allows either quote and blanks around `=`.
+_PLACED = (
+    r"<(?:[A-Za-z_][\w.-]*:)?(?:(?:c|row)\s[^>]*?(?<=\s)r|dimension\s[^>]*?(?<=\s)ref)"
+    r"\s*=\s*[\"'](?:[A-Za-z]*[0-9]*:)?"
+)
+
+
 def _outside(rows: int, columns: int) -> re.Pattern[bytes]:
     # calamine reads column letters in either case and skips leading zeros in the row number.
     beyond_column = _letters_above(column_name(columns))
     beyond_row = _digits_above(str(rows))
     return re.compile(
-        f'r="(?:{beyond_column}[0-9]|[A-Za-z]*+0*+{beyond_row}")'.encode()
+        f"{_PLACED}(?:{beyond_column}[0-9]|[A-Za-z]*+0*+{beyond_row}[\"'])".encode()
     )
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from python_calamine import CalamineWorkbook
 
-from app.imports.parsers.columns import HEADER_SEARCH_ROWS, find_header
+from app.imports.parsers.columns import HEADER_SEARCH_ROWS, find_header, find_mapped_header, unrecognised
 from app.imports.parsers.errors import ImportRejected
 from app.imports.parsers.limits import ImportLimits
 from app.imports.parsers.model import (
@@ -31,7 +31,9 @@ _PREAMBLE_ROWS = 1_000
 _EXACT_INTEGER_LIMIT = 1e15
 
 
-def read_xlsx(data: bytes, archive: SafeZip, limits: ImportLimits) -> ParsedImport:
+def read_xlsx(
+    data: bytes, archive: SafeZip, limits: ImportLimits, mapping: dict[str, str] | None = None
+) -> ParsedImport:
     _check_parts(archive, limits)
     try:
         workbook = CalamineWorkbook.from_filelike(io.BytesIO(data))
@@ -43,13 +45,9 @@ def read_xlsx(data: bytes, archive: SafeZip, limits: ImportLimits) -> ParsedImpo
             "spreadsheet_unreadable", "The Excel workbook cannot be read. Save it again as .xlsx."
         ) from None
     head = [[cell_text(cell) for cell in row] for row in islice(records, HEADER_SEARCH_ROWS)]
-    search = find_header(head, ImportFormat.XLSX)
+    search = find_mapped_header(head, ImportFormat.XLSX, mapping) if mapping else find_header(head, ImportFormat.XLSX)
     if search.layout is None:
-        raise ImportRejected(
-            "missing_columns",
-            "The first sheet needs the columns " + ", ".join(search.missing) + ".",
-            missing=list(search.missing),
-        )
+        raise unrecognised(head, search, "first sheet")
     rows = build_rows(
         chain(head[search.header_index + 1 :], records),
         search.layout,

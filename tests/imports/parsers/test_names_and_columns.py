@@ -77,6 +77,33 @@ def test_split_full_name(full: str, first: str | None, last: str | None, badges:
     assert (name.first, name.last, name.badges) == (first, last, badges)
 
 
+@pytest.mark.parametrize(
+    ("full", "first", "middle", "last"),
+    [
+        # rule I12: every word of a name is kept: first, middle (given names after the first), last
+        ("Nguyễn Thị Minh Khai", "Nguyễn", "Thị Minh", "Khai"),  # Vietnamese, written given-last by the export
+        ("Thị Minh Nguyễn", "Thị", "Minh", "Nguyễn"),
+        ("José María García López", "José", "María García", "López"),
+        ("Mary Ann Smith", "Mary", "Ann", "Smith"),
+        ("Jane Q. Doe", "Jane", "Q.", "Doe"),
+        ("Mary J. R. Smith", "Mary", "J. R.", "Smith"),
+        ("Ana Lucía de la Cruz", "Ana", "Lucía", "de la Cruz"),
+        ("Ludwig van Beethoven", "Ludwig", None, "van Beethoven"),
+        ("Hans Peter von der Heide", "Hans", "Peter", "von der Heide"),
+        ("Muhammad bin Salman Al Saud", "Muhammad", "bin Salman", "Al Saud"),
+        ("Oluwaseun Adebayo Okafor", "Oluwaseun", "Adebayo", "Okafor"),
+        ("Siobhán Máire Ní Bhriain", "Siobhán", "Máire", "Ní Bhriain"),
+        ("Doe, Jane Quinn", "Jane", "Quinn", "Doe"),
+        ("García López, José María", "José", "María", "García López"),
+        ("Alex Jordan & Sam Rivera", "Alex", None, "Jordan"),
+        ("Jane Doe", "Jane", None, "Doe"),
+    ],
+)
+def test_no_word_of_a_name_is_dropped(full: str, first: str, middle: str | None, last: str) -> None:
+    name = split_full_name(full)
+    assert (name.first, name.middle, name.last) == (first, middle, last)
+
+
 def test_name_key_ignores_case_accents_and_punctuation() -> None:
     assert name_key("José  NÚÑEZ") == name_key("jose nunez") == "jose nunez"
     assert name_key("O’Brien") == name_key("O'Brien") == "o brien"
@@ -86,5 +113,5 @@ def test_name_key_ignores_case_accents_and_punctuation() -> None:
 @given(st.text(max_size=60))
 def test_split_full_name_only_returns_words_it_was_given(full: str) -> None:
     name = split_full_name(full)
-    for part in (name.first, name.last):
+    for part in (name.first, name.middle, name.last):
         assert part is None or (part and part == part.strip() and part in " ".join(full.split()))

@@ -191,3 +191,33 @@ def test_too_many_cards_is_refused() -> None:
 def test_export_with_only_organisation_cards_is_refused_as_no_rows() -> None:
     org = b"BEGIN:VCARD\r\nVERSION:3.0\r\nN:;;;;\r\nFN:Acme\r\nORG:Acme\r\nEND:VCARD\r\n"
     rejected(lambda: read_import(gen.zip_bytes([("Contacts/Acme - 1.vcf", org)])), "no_rows")
+
+
+@pytest.mark.parametrize("file_name", ["Dr Lee-Jane Q Doe.txt", "Dr Lee-Jane Q. Doe.txt", "Dr Lee-Jane Quinn Doe.txt"])
+def test_secure_message_named_with_the_display_names_middle_initial_is_attached(file_name: str) -> None:
+    # rules I15, I9: messages are named by the display name, middle initial included; the folders are not
+    card = gen.simplepractice_vcard("Jane", "Doe", "jane@example.com", "555-0101", None)
+    display = "Jane Quinn Doe" if "Quinn" in file_name else "Jane Q. Doe" if "Q." in file_name else "Jane Q Doe"
+    data = gen.zip_bytes([
+        (f"Contacts/{display} - 1001.vcf", card),
+        ("Medical Records/Jane Doe/Note.pdf", gen.pdf_bytes(["Client: Jane Doe"])),
+        (f"Secure messages/{file_name}", b"hello"),
+    ])
+    parsed = read_import(data)
+    assert sorted(d.file_name for d in parsed.rows[0].documents) == sorted(["Note.pdf", file_name])
+    assert not any(w.code == "documents_unmatched" for w in parsed.warnings)
+
+
+def test_the_cards_middle_name_is_kept() -> None:
+    # rule I12: vCard N's additional names are part of the person's name
+    card = (b"BEGIN:VCARD\r\nVERSION:3.0\r\nN:Nguy\xe1\xbb\x85n;Th\xe1\xbb\x8b;Minh;;\r\nFN:Th\xe1\xbb\x8b Minh Nguy\xe1\xbb\x85n\r\n"
+            b"EMAIL;TYPE=home:minh@example.com\r\nEND:VCARD\r\n")
+    row = read_import(card).rows[0]
+    assert (row.first_name, row.middle_name, row.last_name) == ("Thị", "Minh", "Nguyễn")
+
+
+def test_a_card_with_no_records_is_flagged_as_maybe_not_a_client() -> None:
+    # rule I12: a guardian's or partner's card is not offered as a client without a flag
+    rows = {row.first_name + " " + row.last_name: row for row in read_import(gen.simplepractice_export()).rows}
+    assert Badge.NO_RECORDS in rows["Pat Guardian"].badges
+    assert Badge.NO_RECORDS not in rows["Jane Doe"].badges
