@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     # A8: proxies (CIDRs) whose X-Forwarded-For is believed; empty: the peer address is the client.
     trusted_proxies: list[str] = Field(default_factory=list)
     password_reset_minutes: int = 30  # A5
+    # A5: reset requests per address (429 past it) and reset mails per email (silently none past it), per window.
+    password_resets_per_address: int = 20
+    password_resets_per_email: int = 3
+    password_reset_window_s: int = 3600
     login_challenge_seconds: int = 300  # A6: time to give the second factor after the password
 
     max_body_bytes: int = 1_048_576

@@ -56,9 +56,10 @@ SELECT id FROM person
 """)
 
 
-async def request_reset(db: AsyncSession, settings: Settings, email: str) -> None:
+async def request_reset(db: AsyncSession, redis: Redis, settings: Settings, email: str, *, ip: str | None) -> None:
     """Mails a reset link when the email has an account. The caller cannot tell which: the same answer, and
     the same work (a token, one statement, the audit row) either way, so the timing does not tell either."""
+    may_mail = await throttle.password_reset_budget(redis, settings, email, ip)
     secret = tokens.new_secret(tokens.RESET_PREFIX)
     link = f"{settings.public_url}/reset-password?token={secret}"
     body = (
@@ -71,7 +72,8 @@ async def request_reset(db: AsyncSession, settings: Settings, email: str) -> Non
     user_id = await db.scalar(
         _REQUEST_RESET,
         {
-            "email": normalize_email(email),
+            # Past the email's budget the same statement runs and matches nobody.
+            "email": normalize_email(email) if may_mail else "",
             "token_id": uuid.uuid4(),
             "token_hash": tokens.digest(secret),
             "expires_at": clock.now() + timedelta(minutes=settings.password_reset_minutes),

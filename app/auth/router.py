@@ -123,11 +123,14 @@ async def issue_token_with_code(
     return json_response(schemas.TokenResponse(access_token=token, expires_at=expires_at).model_dump(mode="json"))
 
 
-@auth_router.post("/password-reset", status_code=202, responses=problem_responses(422), **allowed(PUBLIC))
-async def request_password_reset(body: schemas.PasswordResetRequest, db: DB, settings: SettingsDep) -> schemas.Accepted:
+@auth_router.post("/password-reset", status_code=202, responses=problem_responses(422, 429, 503), **allowed(PUBLIC))
+async def request_password_reset(
+    request: Request, body: schemas.PasswordResetRequest, db: DB, redis: RedisDep, settings: SettingsDep
+) -> schemas.Accepted:
     """Mail a link to choose a new password (single use, valid 30 minutes). The answer is the same whether
-    or not the email has an account."""
-    await passwords.request_reset(db, settings, body.email)
+    or not the email has an account. A few mails an hour per address at most; many requests from one
+    client answer 429 with `Retry-After`."""
+    await passwords.request_reset(db, redis, settings, body.email, ip=client_ip(request.scope))
     return schemas.Accepted(detail=_ACCEPTED)
 
 

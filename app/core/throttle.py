@@ -110,3 +110,31 @@ async def clear_account_failures(redis: Redis, email: str) -> None:
         await redis.delete(_keys(email, None)[2])
     except (RedisError, OSError) as exc:
         log.warning("security.throttle_unavailable", error=type(exc).__name__)
+
+
+async def password_reset_budget(redis: Redis, settings: Settings, email: str, ip: str | None) -> bool:
+    """A5: reset mails are not a way to flood a mailbox or the outbox. Too many requests from one address
+    answer 429; past the per-email budget the request answers as usual but mails nothing (whether the
+    email has an account stays unknown). Returns whether a mail may go out."""
+    address_key = f"reset:ip:{_address(ip)}"
+    email_key = f"reset:account:{_account(email)}"
+
+    async def count() -> list[int]:
+        async with redis.pipeline(transaction=True) as pipe:
+            for key in (address_key, email_key):
+                pipe.set(key, 0, ex=settings.password_reset_window_s, nx=True).incr(key)
+            results = await pipe.execute()
+        return [results[1], results[3]]
+
+    from_address, for_email = await guarded(count)
+    if from_address > settings.password_resets_per_address:
+        retry_after = max(await guarded(lambda: redis.ttl(address_key)), 1)
+        log.warning("security.password_reset_throttled", retry_after=retry_after)
+        raise Problem(
+            429,
+            "too_many_reset_requests",
+            f"Too many password reset requests from this address. Wait {retry_after} seconds.",
+            headers={"Retry-After": str(retry_after)},
+            retry_after=retry_after,
+        )
+    return for_email <= settings.password_resets_per_email

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.password_policy import common_passwords
+from app.config import get_settings
 from app.models import AuditEvent, AuthSession, User
 from tests.auth.conftest import PASSWORD, login
 from tests.fixtures.factories import bearer, make_user, user_headers
@@ -93,8 +94,10 @@ async def test_the_reset_request_answers_the_same_for_an_unknown_email(client: h
     assert await mails_to(db, "nobody@example.com") == []
 
 
-async def test_the_reset_request_takes_the_same_time_for_an_unknown_email(client: httpx.AsyncClient, db: AsyncSession, person) -> None:
+async def test_the_reset_request_takes_the_same_time_for_an_unknown_email(client: httpx.AsyncClient, db: AsyncSession, person, monkeypatch) -> None:
     # rule A5: no enumeration by timing: medians of interleaved requests within a few milliseconds
+    monkeypatch.setattr(get_settings(), "password_resets_per_address", 1000)
+    monkeypatch.setattr(get_settings(), "password_resets_per_email", 1000)  # every known request mails
     async def timed(email: str) -> float:
         started = time.perf_counter()
         response = await client.post("/v1/auth/password-reset", json={"email": email})
@@ -178,3 +181,23 @@ async def test_an_invited_person_resetting_verifies_the_address(client: httpx.As
     await db.refresh(invited)
     assert invited.email_verified and invited.password_hash
     assert await db.scalar(select(AuthSession.id).where(AuthSession.user_id == invited.id)) is None
+
+
+async def test_reset_mails_are_limited_per_email_without_telling(client: httpx.AsyncClient, db: AsyncSession, person) -> None:
+    # rule A5: nobody floods a mailbox with reset links; past the budget the answer is unchanged
+    answers = [await client.post("/v1/auth/password-reset", json={"email": "grace@example.com"}) for _ in range(5)]
+    assert {a.status_code for a in answers} == {202}
+    assert len({a.text for a in answers}) == 1
+    assert len([m for m in await mails_to(db, "grace@example.com") if m.template == "password_reset"]) == 3
+
+
+async def test_many_reset_requests_from_one_address_are_refused(from_address, person) -> None:
+    # rule A5 with A8's throttle: one client cannot mail the world
+    async with from_address("198.51.100.60") as caller:
+        for n in range(20):
+            assert (await caller.post("/v1/auth/password-reset", json={"email": f"p{n}@example.com"})).status_code == 202
+        refused = await caller.post("/v1/auth/password-reset", json={"email": "grace@example.com"})
+    assert refused.status_code == 429
+    assert refused.json()["code"] == "too_many_reset_requests" and int(refused.headers["Retry-After"]) > 0
+    async with from_address("192.0.2.61") as owner:
+        assert (await owner.post("/v1/auth/password-reset", json={"email": "grace@example.com"})).status_code == 202
