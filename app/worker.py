@@ -39,7 +39,10 @@ async def startup(ctx: dict[str, Any]) -> None:
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
-    await ctx["database"].close()
+    # arq calls this even when startup failed before the database was opened: never hide that failure.
+    database = ctx.get("database")
+    if database is not None:
+        await database.close()
 
 
 async def deliver_mail(ctx: dict[str, Any], mail_id: str) -> bool:

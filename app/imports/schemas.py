@@ -4,6 +4,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from app.core.schemas import Strict, omittable
+
 ImportStatus = Literal["queued", "analyzing", "ready", "failed", "finalizing", "finalized"]
 RowClass = Literal["new", "existing", "uncertain", "invalid"]
 
@@ -94,14 +96,14 @@ class ImportRowOut(BaseModel):
     client_id: uuid.UUID | None
 
 
-class RowUpdate(BaseModel):
-    selected: bool | None = None
+class RowUpdate(Strict):
+    selected: bool = omittable()
     matched_client_id: uuid.UUID | None = Field(
         None, description="One of the row's candidates (I7); null clears a match made by hand."
     )
 
 
-class BulkSelection(BaseModel):
+class BulkSelection(Strict):
     classification: RowClass = Field(description="Every row of this class; invalid rows cannot be selected.")
     selected: bool
 
@@ -111,7 +113,7 @@ class BulkSelectionOut(BaseModel):
     counts: ImportCounts
 
 
-class FinalizeIn(BaseModel):
+class FinalizeIn(Strict):
     send_welcome_email: bool = Field(False, description="I10: invite the new clients to set up their account and billing.")
 
 
