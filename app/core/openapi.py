@@ -21,6 +21,7 @@ COMMON_RESPONSES = {
     "403": "Your role (or the API key's scope) does not allow this.",
     "404": "No such resource, or you may not see it (another group's objects are not found).",
     "413": "The request body is larger than this endpoint accepts.",
+    "431": "The request line and headers together are over 64 KiB (answered by the server before the app).",
     "429": "Too many requests: retry after the `Retry-After` seconds.",
     "503": "The service is busy or a dependency is unavailable: retry after the `Retry-After` seconds.",
 }

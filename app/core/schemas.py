@@ -14,8 +14,8 @@ shows the same limits the server enforces:
 - dates and datetimes are ISO 8601 text (a number is not a date) between 1900-01-01 and 2200-12-31.
 """
 
-from collections.abc import Callable
 import copy
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any
