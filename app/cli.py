@@ -94,6 +94,8 @@ def cmd_migrate(args: argparse.Namespace) -> None:
 def cmd_serve(args: argparse.Namespace) -> None:
     import uvicorn
 
+    from app.server import MAX_HEAD_BYTES
+
     _with_services()
     uvicorn.run(
         "app.asgi:app",
@@ -101,7 +103,9 @@ def cmd_serve(args: argparse.Namespace) -> None:
         port=args.port,
         workers=args.workers,
         loop="uvloop",
-        http="httptools",
+        # httptools with a cap on the request head (431 past it; see app/server.py); the same cap for h11.
+        http="app.server:HeadLimitedHttpTools",
+        h11_max_incomplete_event_size=MAX_HEAD_BYTES,
         access_log=False,  # ours has the request id and no query strings
         log_config=None,
         timeout_graceful_shutdown=get_settings().shutdown_grace_s,

@@ -4,7 +4,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEVELOPMENT_KEY = "ZGV2LW9ubHkta2V5LWRvLW5vdC11c2UtaW4tcHJvZCE="
@@ -83,8 +83,17 @@ class Settings(BaseSettings):
     # Payouts picked per transaction by the transfer step (each one is idempotent at the bank).
     settlement_batch_size: int = 200
 
-    log_level: str = "INFO"
+    # Any case (uvicorn spells them in lower case); anything else stops the start with a clear message.
+    log_level: Literal["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"] = "INFO"
     shutdown_grace_s: int = 20
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _log_level_any_case(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.strip().upper()
+            return "WARNING" if value == "WARN" else value
+        return value
 
     @model_validator(mode="after")
     def _no_development_secrets_in_production(self) -> "Settings":

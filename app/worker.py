@@ -45,7 +45,10 @@ async def startup(ctx: dict[str, Any]) -> None:
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
-    await ctx["database"].close()
+    # arq calls this even when startup failed before the database was opened: never hide that failure.
+    database = ctx.get("database")
+    if database is not None:
+        await database.close()
 
 
 def outage_backoff(job_try: int) -> int:

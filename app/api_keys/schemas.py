@@ -3,10 +3,10 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.core.schemas import Strict
 
-class ApiKeyCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
+class ApiKeyCreate(Strict):
     name: str = Field(min_length=1, max_length=100, description="What the key is for, e.g. the partner's name.")
 
 

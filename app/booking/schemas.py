@@ -4,7 +4,6 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
-    ConfigDict,
     EmailStr,
     Field,
     StringConstraints,
@@ -12,12 +11,8 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from app.contact import e164_phone
+from app.core.schemas import Strict
 from app.practice.schemas import BookingPreferences
-
-
-class Strict(BaseModel):
-    # Unknown fields are refused (422), never ignored: no mass assignment, no silent typos.
-    model_config = ConfigDict(extra="forbid")
 
 
 def _phone(raw: str) -> str:

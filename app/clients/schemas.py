@@ -6,7 +6,7 @@ from pydantic import AfterValidator, BaseModel, EmailStr, Field
 
 from app.clients.readiness import ChecklistItem, Item
 from app.contact import e164_phone, us_state
-from app.core.schemas import Strict
+from app.core.schemas import Strict, omittable
 from app.onboarding.schemas import InsurancePolicyIn
 
 BillingType = Literal["insurance", "private_pay"]
@@ -32,13 +32,15 @@ class ClientCreate(Strict):
 
 
 class ClientUpdate(Strict):
-    first_name: Name | None = None
-    last_name: Name | None = None
-    email: EmailStr | None = None
+    """Fields left out stay as they are; only `phone` and `telehealth_state` may be cleared with null."""
+
+    first_name: Name = omittable()
+    last_name: Name = omittable()
+    email: EmailStr = omittable()
     phone: Phone | None = None
-    billing_type: BillingType | None = None
+    billing_type: BillingType = omittable()
     telehealth_state: UsState | None = None
-    assessments: list[Assessment] | None = Field(default=None, max_length=10)
+    assessments: list[Assessment] = omittable(max_length=10)
 
 
 class ArchiveRequest(Strict):

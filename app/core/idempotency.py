@@ -51,6 +51,8 @@ async def idempotency_guard(
             alias="Idempotency-Key",
             min_length=1,
             max_length=255,
+            # Visible ASCII only: a key is an opaque token (a UUID, say), and control bytes have no place in one.
+            pattern=r"^[\x21-\x7e]+$",
             description="Retry-safe key (kept at least 24 hours): a retry with the same key and body "
             "returns the first response; the same key with another body is refused (422).",
         ),

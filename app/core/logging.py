@@ -25,6 +25,7 @@ def _scrub_exception_values(logger: object, method: str, event: dict) -> dict:
 
 
 def configure_logging(level: str = "INFO") -> None:
+    level = level.upper()
     shared = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,

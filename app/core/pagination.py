@@ -46,7 +46,8 @@ async def page_params(
     cursor: Annotated[str | None, Query(max_length=1000, description="`next_cursor` of the previous page.")] = None,
 ) -> PageParams:
     # A coroutine: FastAPI runs a plain `def` dependency in a worker thread, a hop on every list request.
-    return PageParams(limit=limit, cursor=cursor)
+    # An empty `?cursor=` (a client that sends the last page's null as text) means the first page.
+    return PageParams(limit=limit, cursor=cursor or None)
 
 
 PageQuery = Annotated[PageParams, Depends(page_params)]

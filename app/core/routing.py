@@ -4,6 +4,7 @@ Each route names its capability (`x-capability` in the OpenAPI document, read by
 capability-matrix test), so partners see it and a route without one fails the tests.
 """
 
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -13,7 +14,7 @@ from starlette.responses import Response
 
 from app.config import get_settings
 from app.core.authz import CAPABILITIES, Capability, Reach
-from app.core.errors import problem_responses
+from app.core.errors import problem_response, problem_responses
 from app.core.idempotency import store_response
 
 # Routes that are not group capabilities say who they are for instead.
@@ -28,6 +29,9 @@ class AppRoute(APIRoute):
         handler = super().get_route_handler()
 
         async def handle(request: Request) -> Response:
+            refused = await _control_characters(request)
+            if refused is not None:
+                return refused
             response = await handler(request)
             # Still inside the request's transaction (the db dependency exits after this returns),
             # so the stored response commits together with the work it describes.
@@ -37,6 +41,31 @@ class AppRoute(APIRoute):
             return response
 
         return handle
+
+
+# NUL and other control characters (and lone surrogates, which percent-decoding can produce) in a path or
+# query parameter or a form field would reach PostgreSQL (which cannot store NUL) or logs; none of ours needs them.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+async def _control_characters(request: Request) -> Response | None:
+    fields = [f"path.{name}" for name, value in request.path_params.items() if isinstance(value, str) and _CONTROL.search(value)]
+    if request.scope.get("query_string"):
+        fields += [f"query.{name}" for name, value in request.query_params.multi_items() if _CONTROL.search(name + value)]
+    if request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        # The login form. Parsed once: Starlette keeps it for the handler. (Multipart uploads are left to
+        # their routes, which parse them with their own limits.)
+        form = await request.form()
+        fields += [f"body.{name}" for name, value in form.multi_items() if isinstance(value, str) and _CONTROL.search(name + value)]
+    if not fields:
+        return None
+    return problem_response(
+        422,
+        "validation_failed",
+        "Some fields are missing or invalid; see `errors`.",
+        title="Unprocessable Content",
+        errors=[{"field": field, "message": "must not contain control characters", "type": "control_characters"} for field in fields],
+    )
 
 
 def router(prefix: str, tag: str) -> APIRouter:

@@ -16,7 +16,7 @@ from app.core.pagination import Page, PageQuery
 from app.core.routing import allowed, router
 from app.core.storage import StorageDep
 from app.documents import schemas, service
-from app.documents.content import content_disposition
+from app.documents.content import ALLOWED_TYPES, content_disposition
 
 documents_router = router("/v1/groups/{group_id}/clients/{client_id}/documents", "clients")
 
@@ -112,7 +112,11 @@ async def list_documents(
     responses={
         200: {
             "description": "The document's bytes, as an attachment, in the type detected at upload.",
-            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+            # Each type a document can be stored as, so clients and fuzzers know what may come back.
+            "content": {
+                kind.content_type.split(";")[0]: {"schema": {"type": "string", "format": "binary"}}
+                for kind in ALLOWED_TYPES
+            },
         },
         **problem_responses(401, 403, 404, 500),
     },

@@ -4,6 +4,7 @@ from typing import Literal
 
 from pydantic import BaseModel, EmailStr, Field, field_validator, model_validator
 
+from app.core.schemas import omittable
 from app.memberships.schemas import (
     AdminGrantOut,
     LicenseType,
@@ -65,8 +66,8 @@ class GroupCreate(Strict):
 
 
 class GroupUpdate(Strict):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    time_zone: str | None = None
+    name: str = omittable(min_length=1, max_length=200)
+    time_zone: str = omittable()
 
     _tz = field_validator("time_zone")(validate_time_zone)
 

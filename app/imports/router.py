@@ -2,7 +2,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, Query, Request, Response
+from fastapi import Depends, Path, Query, Request, Response
 from starlette.datastructures import UploadFile
 
 from app.config import get_settings
@@ -13,6 +13,7 @@ from app.core.errors import problem_responses
 from app.core.idempotency import Idempotent
 from app.core.pagination import Page, PageQuery
 from app.core.routing import allowed, router
+from app.core.schemas import INT64_MAX
 from app.core.storage import StorageDep
 from app.imports import schemas, service
 from app.imports.schemas import RowClass
@@ -99,7 +100,7 @@ async def list_rows(
 
 @imports_router.patch("/{import_id}/rows/{row_id}", responses=ERRORS, **allowed(Capability.CLIENTS))
 async def update_row(
-    group_id: uuid.UUID, import_id: uuid.UUID, row_id: int, body: schemas.RowUpdate, actor: CurrentActor, db: DB
+    group_id: uuid.UUID, import_id: uuid.UUID, row_id: Annotated[int, Path(ge=1, le=INT64_MAX)], body: schemas.RowUpdate, actor: CurrentActor, db: DB
 ) -> schemas.ImportRowOut:
     """Select a row, or match an uncertain row by hand to one of its candidates (I7)."""
     return await service.update_row(db, actor, group_id, import_id, row_id, body)

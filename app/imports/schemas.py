@@ -4,7 +4,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from app.core.schemas import Strict
+from app.core.schemas import Strict, omittable
 
 ImportStatus = Literal["queued", "analyzing", "needs_mapping", "ready", "failed", "finalizing", "finalized"]
 MappableField = Literal["first_name", "middle_name", "last_name", "email", "phone"]
@@ -134,26 +134,25 @@ class ImportRowOut(BaseModel):
     problems: list[RowProblem] = Field(description="What in this row cannot be imported or is left out, per column.")
 
 
-_NAME = Field(None, min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$")
+_NAME_PATTERN = r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"
 
 
 class RowUpdate(Strict):
     """Leave out what does not change. Correcting a name or the email analyses the row again; the row
     then carries the badge `edited`."""
 
-    first_name: str | None = _NAME
-    middle_name: str | None = Field(None, max_length=100, pattern=r"^[^\x00-\x1f\x7f]*$",
-                                    description="An empty string clears it.")
-    last_name: str | None = _NAME
-    email: str | None = Field(None, min_length=3, max_length=320, pattern=r"^[^\x00-\x1f\x7f\s]+$",
-                              description="Correcting the name or email analyses the row again (new, existing, uncertain).")
-    selected: bool | None = None
+    first_name: str = omittable(min_length=1, max_length=100, pattern=_NAME_PATTERN)
+    middle_name: str = omittable(max_length=100, description="An empty string clears it.")
+    last_name: str = omittable(min_length=1, max_length=100, pattern=_NAME_PATTERN)
+    email: str = omittable(min_length=3, max_length=320, pattern=r"^[^\x00-\x1f\x7f\s]+$",
+                           description="Correcting the name or email analyses the row again (new, existing, uncertain).")
+    selected: bool = omittable()
     matched_client_id: uuid.UUID | None = Field(
         None, description="One of the row's candidates (I7); null clears a match made by hand."
     )
 
 
-class BulkSelection(BaseModel):
+class BulkSelection(Strict):
     classification: RowClass = Field(description="Every row of this class; invalid rows cannot be selected.")
     selected: bool
 
@@ -163,7 +162,7 @@ class BulkSelectionOut(BaseModel):
     counts: ImportCounts
 
 
-class FinalizeIn(BaseModel):
+class FinalizeIn(Strict):
     send_welcome_email: bool = Field(False, description="I10: invite the new clients to set up their account and billing.")
 
 

@@ -4,31 +4,26 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from app.core.schemas import MultilineText, Strict
+
 if TYPE_CHECKING:
     from app.messaging.service import ConversationRow, SentMessage
 
 MAX_BODY_CHARS = 10_000
 
 
-class ConversationOpen(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ConversationOpen(Strict):
     client_id: uuid.UUID = Field(description="A client on the caller's active roster.")
 
 
-class MessageSend(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    body: str = Field(min_length=1, max_length=MAX_BODY_CHARS, description="The message text, kept as written.")
+class MessageSend(Strict):
+    body: MultilineText = Field(min_length=1, max_length=MAX_BODY_CHARS, description="The message text, kept as written.")
 
     @field_validator("body")
     @classmethod
     def _has_text(cls, body: str) -> str:
         if not body.strip():
             raise ValueError("must contain more than whitespace")
-        # PostgreSQL text cannot hold NUL: refuse it here rather than fail on insert.
-        if "\x00" in body:
-            raise ValueError("must not contain NUL characters")
         return body
 
 

@@ -7,8 +7,12 @@ normalised value or raise `ValueError` with a message that never repeats the inp
 import re
 from collections.abc import Hashable, Iterable
 from datetime import UTC, date, datetime, time
+from types import ModuleType
 from typing import TypeVar
 from zoneinfo import ZoneInfo
+
+from stdnum.exceptions import ValidationError
+from stdnum.us import ein, rtn, ssn
 
 MAX_CENTS = 10_000_000  # $100,000: far above any session rate; catches a rate typed in dollars*100 twice
 ADULT_AGE = 18
@@ -16,70 +20,65 @@ SERVICE_CODE = re.compile(r"^[A-Za-z0-9]{5}$")
 K = TypeVar("K", bound=Hashable)
 
 
+def _ascii_digits(raw: str, low: int, high: int) -> bool:
+    # `str.isdigit()` and `\d` accept Arabic-Indic, full-width and other digits; a bank file takes 0-9 only.
+    return low <= len(raw) <= high and raw.isascii() and raw.isdigit()
+
+
 def aba_routing_number(raw: str) -> str:
-    """A US bank routing number: 9 digits whose weighted sum (3, 7, 1, ...) is a multiple of 10."""
-    if not re.fullmatch(r"\d{9}", raw):
-        raise ValueError("a routing number is exactly 9 digits")
-    digits = [int(c) for c in raw]
-    checksum = sum(weight * digit for weight, digit in zip((3, 7, 1) * 3, digits))
-    if checksum % 10 != 0:
-        raise ValueError("not a valid ABA routing number (its check digit does not match); check it for typos")
+    """A US bank routing number: 9 ASCII digits whose weighted sum (3, 7, 1, ...) is a multiple of 10."""
+    if not _ascii_digits(raw, 9, 9):
+        raise ValueError("a routing number is exactly 9 digits (0-9)")
+    try:
+        rtn.validate(raw)
+    except ValidationError:
+        raise ValueError("not a valid ABA routing number (its check digit does not match); check it for typos") from None
+    if raw[:2] == "00":  # 00 is reserved for the US government; 000000000 passes the checksum but is no bank
+        raise ValueError("not a valid ABA routing number: no bank's routing number starts with 00")
     return raw
 
 
 def bank_account_number(raw: str) -> str:
-    if not re.fullmatch(r"\d{4,17}", raw):
-        raise ValueError("an account number is 4 to 17 digits, without spaces or dashes")
+    if not _ascii_digits(raw, 4, 17):
+        raise ValueError("an account number is 4 to 17 digits (0-9), without spaces or dashes")
+    if set(raw) == {"0"}:
+        raise ValueError("not a valid account number: it is all zeros")
     return raw
-
-
-# EIN prefixes the IRS assigns (irs.gov, "How EINs are assigned and valid EIN prefixes").
-_EIN_PREFIXES = frozenset(
-    f"{n:02d}"
-    for n in (
-        *range(1, 7), *range(10, 17), *range(20, 28), *range(30, 40), *range(40, 49), *range(50, 69),
-        *range(71, 78), *range(80, 89), *range(90, 96), 98, 99,
-    )
-)
-
-
-def _ssn_problem(digits: str) -> str | None:
-    area, group, serial = digits[:3], digits[3:5], digits[5:]
-    if area == "000" or area == "666" or area.startswith("9"):
-        return "not a valid SSN: no SSN starts with 000, 666 or 9"
-    if group == "00" or serial == "0000":
-        return "not a valid SSN: its middle two or last four digits are all zero"
-    return None
-
-
-def _ein_problem(digits: str) -> str | None:
-    if digits[:2] not in _EIN_PREFIXES:
-        return "not a valid EIN: the IRS does not issue that two-digit prefix"
-    return None
 
 
 def tax_id(raw: str) -> str:
     """An SSN (123-45-6789) or EIN (12-3456789), dashed or not; returns the 9 digits.
 
     Dashes say which it is; 9 bare digits are accepted when they are a valid SSN or a valid EIN.
+    The IRS and SSA rules (EIN prefixes; no SSN area 000, 666 or 9xx, no zero group or serial, no
+    published sample numbers) are python-stdnum's.
     """
     value = raw.strip()
-    if re.fullmatch(r"\d{3}-\d{2}-\d{4}", value):
-        problems = [_ssn_problem(value.replace("-", ""))]
-    elif re.fullmatch(r"\d{2}-\d{7}", value):
-        problems = [_ein_problem(value.replace("-", ""))]
-    elif re.fullmatch(r"\d{9}", value):
-        problems = [_ssn_problem(value), _ein_problem(value)]
-        if any(p is None for p in problems):
-            problems = [None]
-    else:
-        raise ValueError("a tax id is an SSN (NNN-NN-NNNN) or an EIN (NN-NNNNNNN): 9 digits, dashes optional")
-    if problems[0] is not None:
-        raise ValueError(problems[0])
     digits = value.replace("-", "")
+    if not _ascii_digits(digits, 9, 9) or not re.fullmatch(r"[0-9]{9}|[0-9]{3}-[0-9]{2}-[0-9]{4}|[0-9]{2}-[0-9]{7}", value):
+        raise ValueError("a tax id is an SSN (NNN-NN-NNNN) or an EIN (NN-NNNNNNN): 9 digits (0-9), dashes optional")
+    if value[2] == "-":
+        kinds = [(ein, "not a valid EIN: the IRS does not issue that two-digit prefix")]
+    elif value[3] == "-":
+        kinds = [(ssn, "not a valid SSN: its area, group or serial is one the SSA never issues")]
+    else:
+        kinds = [
+            (ssn, "not a valid SSN or EIN: neither the SSA nor the IRS issues that number"),
+            (ein, "not a valid SSN or EIN: neither the SSA nor the IRS issues that number"),
+        ]
+    if not any(_valid(module, digits) for module, _ in kinds):
+        raise ValueError(kinds[-1][1])
     if len(set(digits)) == 1:
         raise ValueError("not a valid tax id: all its digits are the same")
     return digits
+
+
+def _valid(module: ModuleType, digits: str) -> bool:
+    try:
+        module.validate(digits)
+    except ValidationError:
+        return False
+    return True
 
 
 def age_on(born: date, today: date) -> int:

@@ -16,7 +16,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from app.contact import us_state
-from app.core.schemas import Strict, checked, omittable
+from app.core.schemas import MULTILINE, Strict, checked, omittable
 from app.providers import validation
 
 Text50 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
@@ -80,7 +80,7 @@ class ProfilePatch(Strict):
     specializations: Annotated[list[Text100], Deduped] = omittable(max_length=30)
     languages: Annotated[list[Text50], Deduped] = omittable(max_length=20)
     highlights: Annotated[list[Text200], Deduped] = omittable(max_length=10)
-    bio: Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000)] | None = None
+    bio: Annotated[str, StringConstraints(strip_whitespace=True, max_length=5000, pattern=MULTILINE)] | None = None
     education: list[Education] = omittable(max_length=20, description="Replaces the whole list.")
     demographics: DemographicsPatch = omittable()
 

@@ -9,7 +9,7 @@ CHOICE_KINDS = frozenset({"single_choice", "multi_choice"})
 def us_zip(raw: str) -> str:
     """A ZIP code, `12345` or ZIP+4 (`12345-6789`, also accepted as 9 digits); returned as `12345` or `12345-6789`."""
     value = raw.strip()
-    match = re.fullmatch(r"(\d{5})(?:-?(\d{4}))?", value)
+    match = re.fullmatch(r"([0-9]{5})(?:-?([0-9]{4}))?", value)
     if not match:
         raise ValueError("not a US ZIP code: 5 digits, or ZIP+4 as 12345-6789")
     return match.group(1) + (f"-{match.group(2)}" if match.group(2) else "")

@@ -2,7 +2,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import Depends, Query, Response
-from pydantic import AwareDatetime
+
 
 from app.core.auth import CurrentActor
 from app.core.authz import Capability
@@ -12,6 +12,7 @@ from app.core.idempotency import Idempotent
 from app.core.pagination import Page, PageQuery
 from app.core.responses import json_response
 from app.core.routing import allowed, router
+from app.core.schemas import InstantQuery
 from app.models import TherapySession
 from app.sessions import schemas, service
 
@@ -40,8 +41,8 @@ async def list_sessions(
     reader: Annotated[Reader, Depends(get_reader)],
     page: PageQuery,
     provider_id: Annotated[uuid.UUID | None, Query(description="One provider's calendar (providers: only their own).")] = None,
-    start: Annotated[AwareDatetime | None, Query(alias="from", description="Sessions starting at or after; default: now.")] = None,
-    end: Annotated[AwareDatetime | None, Query(alias="to", description="...and before; default: 7 days after `from`, at most 93.")] = None,
+    start: Annotated[InstantQuery | None, Query(alias="from", description="Sessions starting at or after; default: now.")] = None,
+    end: Annotated[InstantQuery | None, Query(alias="to", description="...and before; default: 7 days after `from`, at most 93.")] = None,
     status: Annotated[schemas.Status | None, Query(description="Only sessions in this state.")] = None,
 ) -> Response:
     """A calendar by time range: your own (providers), any provider's or the whole group's (admins) (S5)."""

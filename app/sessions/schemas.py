@@ -4,7 +4,7 @@ from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
 
-from app.core.schemas import Strict, checked
+from app.core.schemas import Strict, checked, omittable
 from app.sessions import rules
 
 Kind = Literal["intake", "therapy"]
@@ -36,13 +36,13 @@ class SessionCreate(Strict):
 class SessionUpdate(Strict):
     """A scheduled session: move it (start, duration, place). A confirmed one: correct its details for 48 hours."""
 
-    starts_at: AwareDatetime | None = None
-    duration_minutes: Minutes | None = None
-    telehealth: bool | None = Field(default=None, description="`true` moves the session to telehealth.")
-    location_id: uuid.UUID | None = Field(default=None, description="Moves the session to this practice location.")
-    service_date: date | None = None
-    service_code: ServiceCode | None = None
-    diagnosis_code: DiagnosisCode | None = None
+    starts_at: AwareDatetime = omittable()
+    duration_minutes: Minutes = omittable()
+    telehealth: bool = omittable(description="`true` moves the session to telehealth.")
+    location_id: uuid.UUID = omittable(description="Moves the session to this practice location.")
+    service_date: date = omittable(description="A confirmed session's: its local date in the group's time zone.")
+    service_code: ServiceCode = omittable()
+    diagnosis_code: DiagnosisCode = omittable()
 
     @model_validator(mode="after")
     def _one_place(self) -> "SessionUpdate":

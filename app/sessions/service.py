@@ -8,7 +8,7 @@ Sessions are never deleted (S4); every transition and every read is audited (R2)
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -326,6 +326,8 @@ async def update_session(
         if not rules.correction_open(session.confirmed_at, clock.now()):
             raise conflict("confirmation_locked", "The details of a confirmed session can be corrected for 48 hours only.",
                            editable_until=rules.editable_until(session.confirmed_at).isoformat())
+        if body.service_date is not None:
+            _check_service_date(body.service_date, session, (await _group(db, group_id)).time_zone)
         values = _correct(session, body)
         action = "session.corrected"
     else:
@@ -360,6 +362,20 @@ def _correct(session: TherapySession, body: SessionUpdate) -> dict[str, Any]:
 # --- transitions -----------------------------------------------------------------------------------
 
 
+def _check_service_date(service_date: date, session: TherapySession, time_zone: str) -> None:
+    """S8: the service date billed is the day the session took place, in the group's time zone."""
+    expected = rules.local_date(session.starts_at, time_zone)
+    if service_date != expected:
+        raise Problem(
+            422,
+            "service_date_mismatch",
+            f"The service date must be the session's date in the group's time zone ({time_zone}): "
+            f"{expected.isoformat()}. Send that date or leave `service_date` out.",
+            expected_service_date=expected.isoformat(),
+            errors=[{"field": "body.service_date", "message": "not the session's local date", "type": "service_date_mismatch"}],
+        )
+
+
 def _must_be_scheduled(session: TherapySession) -> None:
     if session.status != "scheduled":
         raise conflict("session_not_scheduled", f"Only a scheduled session can do that; this one is {session.status}.",
@@ -386,6 +402,8 @@ async def confirm_session(
     if missing:
         raise conflict("client_not_ready", "The client is not ready yet: " + ", ".join(m.replace("_", " ") for m in missing) + ".",
                        missing=missing, client_id=str(client.id))
+    if body.service_date is not None:
+        _check_service_date(body.service_date, session, settings.time_zone)
     schedule = schedule_for(now, settings.time_zone)
     minutes = body.duration_minutes or session.duration_minutes
     await _save(db, session, {

@@ -131,11 +131,15 @@ async def test_corrections_for_48_hours_then_locked(client: httpx.AsyncClient, d
     moved = await client.patch(sessions_url(group, session["id"]), json={"starts_at": NOW.isoformat()}, headers=headers)
     assert moved.status_code == 409 and moved.json()["code"] == "session_confirmed"
     frozen.set(NOW + timedelta(hours=47))
-    corrected = await client.patch(sessions_url(group, session["id"]),
+    # rule S8: a correction cannot move the service date off the session's local date
+    other_day = await client.patch(sessions_url(group, session["id"]),
                                    json={"service_code": "90834", "diagnosis_code": "F32.A", "service_date": "2027-03-09"}, headers=headers)
+    assert other_day.status_code == 422 and other_day.json()["code"] == "service_date_mismatch", other_day.text
+    corrected = await client.patch(sessions_url(group, session["id"]),
+                                   json={"service_code": "90834", "diagnosis_code": "F32.A", "service_date": "2027-03-10"}, headers=headers)
     assert corrected.status_code == 200, corrected.text
     assert corrected.json()["confirmation"]["service_code"] == "90834"
-    assert corrected.json()["confirmation"]["service_date"] == "2027-03-09"
+    assert corrected.json()["confirmation"]["service_date"] == "2027-03-10"
     [line] = await lines_of(db, session["id"])
     assert (line.service_code, line.amount_cents) == ("90834", 15000)
     frozen.set(NOW + timedelta(hours=49))
@@ -212,3 +216,22 @@ async def test_no_show_once_started(client: httpx.AsyncClient, db: AsyncSession,
     assert done.status_code == 200 and done.json()["status"] == "no_show" and done.json()["no_show_at"] == "2027-03-10T15:01:00Z"
     # a no-show still holds its slot
     assert (await book(client, group, headers, client_record, NOW + timedelta(minutes=1))).status_code == 409
+
+
+async def test_service_date_must_be_the_sessions_local_date(client: httpx.AsyncClient, db: AsyncSession, group: Group, provider: User,
+                                                            client_record: Client, frozen: Clock, as_user) -> None:
+    # rule S8: the service date confirmed is the session's date in the group's time zone, not the UTC one,
+    # not a day in the future, not a year ago; a refusal changes nothing
+    headers = await as_user(provider)
+    session = await booked(client, group, headers, client_record, at("2027-03-09T23:30:00-05:00"), frozen)  # 04:30Z on the 10th
+    url = sessions_url(group, session["id"], "confirm")
+    for wrong in ("2027-03-10", "2027-03-19", "2019-03-09"):
+        refused = await client.post(url, json={**DETAILS, "service_date": wrong}, headers=headers)
+        assert refused.status_code == 422, refused.text
+        problem = refused.json()
+        assert problem["code"] == "service_date_mismatch" and problem["expected_service_date"] == "2027-03-09"
+        assert problem["errors"][0]["field"] == "body.service_date" and wrong not in problem["detail"]
+    assert (await db.get(TherapySession, session["id"], populate_existing=True)).status == "scheduled"
+    assert await lines_of(db, session["id"]) == []
+    confirmed = await client.post(url, json={**DETAILS, "service_date": "2027-03-09"}, headers=headers)
+    assert confirmed.status_code == 200 and confirmed.json()["confirmation"]["service_date"] == "2027-03-09"
