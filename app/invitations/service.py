@@ -171,6 +171,18 @@ async def accept_account_invitations(db: AsyncSession, user_id: uuid.UUID) -> No
         await _accept(db, invitation, user, None)
 
 
+async def accept_client_invitations(db: AsyncSession, actor: Actor, client_id: uuid.UUID) -> None:
+    """The person themselves booked with the practice that invited them: that is a yes."""
+    pending = list(await db.scalars(
+        select(Invitation).where(Invitation.client_id == client_id, Invitation.user_id == actor.user_id,
+                                 Invitation.status == "pending").with_for_update()
+    ))
+    for invitation in pending:
+        user = await db.get(User, invitation.user_id)
+        assert user is not None
+        await _accept(db, invitation, user, actor)
+
+
 async def _accept(db: AsyncSession, invitation: Invitation, user: User, actor: Actor | None) -> None:
     # Imported here: memberships imports this module to invite.
     from app.memberships import service as memberships

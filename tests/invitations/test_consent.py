@@ -240,3 +240,16 @@ async def accept_all(client: httpx.AsyncClient, db: AsyncSession, person: User) 
     headers = await user_headers(db, person)
     for invitation in (await client.get("/v1/me/invitations", params={"status": "pending"}, headers=headers)).json()["items"]:
         assert (await client.post(f"/v1/me/invitations/{invitation['id']}/accept", headers=headers)).status_code == 200
+
+
+async def test_booking_with_the_practice_accepts_its_invitation(client: httpx.AsyncClient, db: AsyncSession, group_b: Group, owner_b: User) -> None:
+    # rules A10, C5: a logged-in person booking through the practice's own link says yes to it
+    from app.models import ProviderProfile
+
+    person = await make_user(db, email="bea@example.com", first_name="Bea", last_name="Own")
+    added = (await add_client(client, db, group_b, owner_b, "bea@example.com")).json()
+    slug = await db.scalar(select(ProviderProfile.booking_slug).where(ProviderProfile.group_id == group_b.id, ProviderProfile.user_id == owner_b.id))
+    booked = await client.post(f"/v1/booking/{slug}/signup", json={"billing_type": "private_pay"}, headers=await user_headers(db, person))
+    assert booked.status_code in (200, 201), booked.text
+    read = (await client.get(f"/v1/groups/{group_b.id}/clients/{added['id']}", headers=await user_headers(db, owner_b))).json()
+    assert (read["consent"], read["first_name"], read["user_id"]) == ("accepted", "Bea", str(person.id))
