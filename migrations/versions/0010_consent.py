@@ -109,6 +109,7 @@ def upgrade() -> None:
         WHERE t.client_id IS NOT NULL
     """)
     op.execute("DELETE FROM insurance_policies i USING typed_insurance t WHERE i.user_id = t.user_id AND t.client_id IS NOT NULL")
+    op.execute("DROP TABLE typed_insurance")
 
 
 def downgrade() -> None:
