@@ -308,6 +308,14 @@ async def seed(url: str, *, clients: int = CLIENTS, providers: int = PROVIDERS, 
                 "INSERT INTO auth_sessions (id, user_id, token_hash, expires_at) "
                 "SELECT gen_random_uuid(), u, sha256(u::text::bytea), now() + interval '12 hours' "
                 "FROM unnest($1::uuid[]) AS u", client_user_ids[:20_000])
+        if await conn.fetchval("SELECT count(*) FROM information_schema.columns "
+                               "WHERE table_name = 'clients' AND column_name = 'consented_at'"):
+            # Consent (A10, C8): every client accepted its practice (the person's own data is read, as before),
+            # and one in ten has a copy of insurance its practice typed.
+            await conn.execute("UPDATE clients SET consented_at = created_at")
+            await conn.execute(
+                "INSERT INTO practice_insurance_policies (client_id, company, member_id_encrypted, member_id_last4) "
+                "SELECT id, 'Practice Copy', '\\x00'::bytea, '0000' FROM clients WHERE abs(hashtext(id::text)) % 10 = 0")
         # A vacuumed, analyzed database, as a long-running one is (visibility map set, statistics current).
         await conn.execute("VACUUM ANALYZE")
         counts = {

@@ -253,3 +253,26 @@ async def test_booking_with_the_practice_accepts_its_invitation(client: httpx.As
     assert booked.status_code in (200, 201), booked.text
     read = (await client.get(f"/v1/groups/{group_b.id}/clients/{added['id']}", headers=await user_headers(db, owner_b))).json()
     assert (read["consent"], read["first_name"], read["user_id"]) == ("accepted", "Bea", str(person.id))
+
+
+async def test_correcting_a_pending_clients_email_invites_the_right_person(
+    client: httpx.AsyncClient, db: AsyncSession, group_b: Group, owner_b: User
+) -> None:
+    # rules A10, C8: a typo fixed before the person answered: the first invitation is withdrawn, the new email
+    # invited, and the answer is the same whether or not the new email has an account
+    await make_user(db, email="right@example.com", first_name="Right", last_name="Person")
+    headers = await user_headers(db, owner_b)
+    answers = []
+    for wrong, right in (("wrong1@example.com", "right@example.com"), ("wrong2@example.com", "unknown@example.com")):
+        added = (await add_client(client, db, group_b, owner_b, wrong)).json()
+        fixed = await client.patch(f"/v1/groups/{group_b.id}/clients/{added['id']}", json={"email": right}, headers=headers)
+        assert fixed.status_code == 200, fixed.text
+        answers.append(fixed.json())
+        withdrawn = await db.scalar(select(Invitation.status).join(User, User.id == Invitation.user_id).where(User.email == wrong))
+        assert withdrawn == "withdrawn"
+    first, second = answers
+    for body in answers:
+        body["rosters"] = [without(r, "added_at") for r in body["rosters"]]
+    assert without(first, "id", "created_at", "email") == without(second, "id", "created_at", "email")
+    assert first["first_name"] == "Typed" and first["user_id"] is None
+    assert [m.template for m in await mails_to(db, "right@example.com")] == ["invitation_consent"]
