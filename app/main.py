@@ -27,6 +27,7 @@ from app.estimates.router import estimates_router
 from app.groups.router import groups_router
 from app.health import health_router
 from app.imports.router import imports_router
+from app.invitations.router import invitations_router, my_invitations_router
 from app.memberships.router import memberships_router
 from app.messaging.router import messaging_router, my_messaging_router
 from app.onboarding.router import onboarding_router
@@ -59,6 +60,8 @@ ROUTERS = [
     payouts_router,
     settlements_router,
     audit_router,
+    my_invitations_router,
+    invitations_router,
 ]
 
 

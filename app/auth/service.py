@@ -16,6 +16,7 @@ from app.core.auth import Actor
 from app.core.errors import Problem
 from app.core.mail import send_mail
 from app.core.passwords import hash_password, verify_password
+from app.invitations.service import accept_account_invitations
 from app.memberships.service import activate_verified_grants
 from app.models import AuthSession, EmailVerificationToken, User
 from app.users.service import create_user, find_user_by_email, issue_verification_token
@@ -93,6 +94,8 @@ async def verify_email(db: AsyncSession, secret: str, *, password: str | None = 
         user.email_verified_at = now
     await db.flush()
     await audit.record(db, None, "user.email_verified", target_type="user", target_id=user.id)
+    # A10: what practices asked together with this new account is accepted with it.
+    await accept_account_invitations(db, user.id)
     # G4: admin rights that waited for this verification take effect now.
     await activate_verified_grants(db, user.id)
 

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.service import send_verification
 from app.booking.ratelimit import count_in_window
 from app.clients.service import enroll
+from app.invitations.service import accept_client_invitations
 from app.config import Settings
 from app.core import audit
 from app.core.auth import Actor
@@ -246,6 +247,10 @@ async def _book_as(
         added_by=user.id,
         phone=phone,
     )
+    if client.consented_at is None:
+        # The practice had invited this person: booking with it themselves accepts (A10).
+        await accept_client_invitations(db, actor, client.id)
+        await db.refresh(client)
     await audit.record(
         db,
         actor,

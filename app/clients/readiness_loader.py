@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.clients import readiness
 from app.clients.readiness import ReadinessFacts
-from app.models import Acknowledgement, BillingMethod, Client, InsurancePolicy, User
+from app.models import Acknowledgement, BillingMethod, Client, InsurancePolicy, PracticeInsurance, User
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +81,43 @@ async def person_facts(
 
 
 async def readiness_facts(db: AsyncSession, clients: Sequence[Client]) -> dict[uuid.UUID, ReadinessFacts]:
-    """The checklist facts of each client, by client id: one statement for all of them."""
-    people = await person_facts(db, {client.user_id for client in clients})
-    return {client.id: facts_for(client.billing_type, people[client.user_id]) for client in clients}
+    """The checklist facts of each client, by client id, as its practice may see them (client_facts)."""
+    return await client_facts(db, clients)
+
+
+async def shown_insurance(db: AsyncSession, clients: Sequence[Client]) -> dict[uuid.UUID, InsurancePolicy | PracticeInsurance | None]:
+    """C8: the policy each client's practice may see, by client id: the person's own once they accepted the
+    practice's invitation, else (or when they have none) the copy this practice typed. Two statements."""
+    if not clients:
+        return {}
+    consented = {c.user_id for c in clients if c.consented_at is not None}
+    own = {}
+    if consented:
+        own = {p.user_id: p for p in await db.scalars(select(InsurancePolicy).where(
+            InsurancePolicy.user_id == any_(bindparam("own_ids", list(consented), type_=ARRAY(UUID(as_uuid=True))))))}
+    copies = {p.client_id: p for p in await db.scalars(select(PracticeInsurance).where(
+        PracticeInsurance.client_id == any_(bindparam("client_ids", [c.id for c in clients], type_=ARRAY(UUID(as_uuid=True))))))}
+    return {c.id: (own.get(c.user_id) if c.consented_at is not None else None) or copies.get(c.id) for c in clients}
+
+
+async def client_facts(
+    db: AsyncSession, clients: Sequence[Client], *, now: datetime | None = None,
+    insurance: dict[uuid.UUID, InsurancePolicy | PracticeInsurance | None] | None = None,
+) -> dict[uuid.UUID, ReadinessFacts]:
+    """C4 as the client's practice may see it (C8): what the person did counts only once they accepted the
+    practice's invitation; the insurance is the one shown_insurance() shows."""
+    people = await person_facts(db, {c.user_id for c in clients if c.consented_at is not None}, now=now)
+    if insurance is None:
+        insurance = await shown_insurance(db, clients)
+    facts = {}
+    for client in clients:
+        person = people[client.user_id] if client.consented_at is not None else PersonFacts()
+        policy = insurance.get(client.id)
+        facts[client.id] = ReadinessFacts(
+            account_verified=person.account_verified,
+            billing_type=client.billing_type,
+            has_insurance=policy is not None and policy.status != "failed",
+            has_billing_method=person.has_billing_method,
+            acknowledged=person.acknowledged,
+        )
+    return facts

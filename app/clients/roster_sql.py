@@ -147,19 +147,26 @@ audit AS (
            (SELECT jsonb_agg(shown.id::text ORDER BY shown.{KEYS.replace(", ", ", shown.")})
               FROM (SELECT * FROM page ORDER BY {KEYS} LIMIT {size}) shown), '[]'::jsonb))
 )
-SELECT c.id::text AS id, c.group_id::text AS group_id, c.user_id::text AS user_id, c.first_name, c.last_name, c.email,
+SELECT c.id::text AS id, c.group_id::text AS group_id, CASE WHEN c.consented_at IS NOT NULL THEN c.user_id::text END AS user_id,
+       c.first_name, c.last_name, c.email,
        c.phone, c.billing_type, c.telehealth_state, c.assessments, c.created_at, c.last_name_key, c.first_name_key,
-       u.email_verified_at IS NOT NULL AS account_verified,
-       i.status AS insurance_status, i.company AS insurance_company, i.member_id_last4,
+       c.consented_at IS NOT NULL AS consented,
+       c.consented_at IS NOT NULL AND u.email_verified_at IS NOT NULL AS account_verified,
+       coalesce(i.status, pi.status) AS insurance_status, coalesce(i.company, pi.company) AS insurance_company,
+       coalesce(i.member_id_last4, pi.member_id_last4) AS member_id_last4,
        b.user_id IS NOT NULL AND (b.exp_year, b.exp_month) >= ({p('year')}::int, {p('month')}::int) AS has_billing_method,
        e.providers, e.added, e.archived,
        (SELECT array_agg(a.document) FROM acknowledgements a
-         WHERE a.user_id = c.user_id AND (a.document, a.version) IN (SELECT * FROM unnest({p('documents')}::text[], {p('versions')}::text[]))
+         WHERE c.consented_at IS NOT NULL AND a.user_id = c.user_id
+           AND (a.document, a.version) IN (SELECT * FROM unnest({p('documents')}::text[], {p('versions')}::text[]))
        ) AS acknowledged
   FROM page JOIN clients c ON c.id = page.id
   JOIN users u ON u.id = c.user_id
-  LEFT JOIN insurance_policies i ON i.user_id = c.user_id
-  LEFT JOIN billing_methods b ON b.user_id = c.user_id
+  -- C8: the person's own data only once they accepted this practice's invitation; the practice's own
+  -- insurance copy otherwise (or when the person has none).
+  LEFT JOIN insurance_policies i ON i.user_id = c.user_id AND c.consented_at IS NOT NULL
+  LEFT JOIN practice_insurance_policies pi ON pi.client_id = c.id
+  LEFT JOIN billing_methods b ON b.user_id = c.user_id AND c.consented_at IS NOT NULL
   LEFT JOIN LATERAL (
     SELECT array_agg(r.provider_user_id::text ORDER BY r.added_at, r.id) AS providers,
            array_agg(r.added_at ORDER BY r.added_at, r.id) AS added,

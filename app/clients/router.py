@@ -24,7 +24,7 @@ def client_out(view: ClientView) -> schemas.ClientOut:
     return schemas.ClientOut(
         id=c.id,
         group_id=c.group_id,
-        user_id=c.user_id,
+        user_id=c.user_id if c.consented_at is not None else None,
         first_name=c.first_name,
         last_name=c.last_name,
         email=c.email,
@@ -33,6 +33,7 @@ def client_out(view: ClientView) -> schemas.ClientOut:
         telehealth_state=c.telehealth_state,
         assessments=c.assessments,
         account_verified=view.account_verified,
+        consent="accepted" if c.consented_at is not None else "pending",
         created_at=c.created_at,
         rosters=[schemas.RosterOut(provider_user_id=e.provider_user_id, added_at=e.added_at, archived_at=e.archived_at) for e in view.rosters],
         insurance=(
@@ -48,7 +49,9 @@ def client_out(view: ClientView) -> schemas.ClientOut:
 
 @clients_router.post("", status_code=201, dependencies=[Idempotent], responses=ERRORS, **allowed(Capability.CLIENTS))
 async def add_client(group_id: uuid.UUID, body: schemas.ClientCreate, actor: CurrentActor, db: DB) -> schemas.ClientOut:
-    """Add a client to a provider's roster; an email that already has an account links that person (C1-C3)."""
+    """Add a client to a provider's roster. The person is invited: until they accept, you see what you typed
+    (the answer is the same whether or not the email has a Caseload account); then what they entered themselves.
+    A client the group already has is recognised and added to the roster at once."""
     return client_out(await service.add_client(db, actor, group_id, body))
 
 

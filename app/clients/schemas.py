@@ -24,7 +24,9 @@ class ClientCreate(Strict):
     email: EmailStr
     phone: Phone = Field(description="Normalised to E.164; US numbers may be given nationally.")
     billing_type: BillingType
-    insurance: InsurancePolicyIn | None = Field(default=None, description="Kept only when the person has none on file yet.")
+    insurance: InsurancePolicyIn | None = Field(
+        default=None, description="Your practice's copy of the client's insurance; no other practice sees it."
+    )
     telehealth_state: UsState | None = Field(default=None, description="Where the client is during telehealth.")
     assessments: list[Assessment] = Field(default_factory=list, max_length=10)
     provider_id: uuid.UUID | None = Field(default=None, description="Whose roster the client joins; default: you.")
@@ -75,7 +77,7 @@ class InsuranceSummary(BaseModel):
 class ClientOut(BaseModel):
     id: uuid.UUID
     group_id: uuid.UUID
-    user_id: uuid.UUID
+    user_id: uuid.UUID | None = Field(description="The person's account, shown once they accepted the invitation.")
     first_name: str
     last_name: str
     email: str
@@ -84,6 +86,10 @@ class ClientOut(BaseModel):
     telehealth_state: str | None
     assessments: list[str]
     account_verified: bool
+    consent: Literal["pending", "accepted"] = Field(
+        description="pending: the person has not accepted your invitation; you see what you typed. accepted: you see "
+        "what they entered themselves (name, email, insurance, billing, forms)."
+    )
     created_at: datetime
     rosters: list[RosterOut]
     insurance: InsuranceSummary

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.clients import readiness, roster_sql
 from app.clients.access import visible_client
 from app.clients.readiness import CURRENT_FORM_VERSIONS
-from app.clients.readiness_loader import facts_for, person_facts
+from app.clients.readiness_loader import client_facts, shown_insurance
 from app.clients.roster_sql import RosterStatus
 from app.clients.schemas import ClientCreate, ClientUpdate
 from app.config import get_settings
@@ -32,9 +32,10 @@ from app.core.mail import send_mail
 from app.core.middleware import current_request
 from app.core.pagination import PageParams, decode_cursor, encode_cursor
 from app.core.pagination import invalid_cursor
-from app.models import Client, InsurancePolicy, Membership, RosterEntry, User
+from app.invitations import service as invitations
+from app.models import Client, Group, InsurancePolicy, Invitation, Membership, PracticeInsurance, RosterEntry, User
 from app.onboarding.schemas import InsurancePolicyIn
-from app.onboarding.service import save_policy
+from app.onboarding.service import save_practice_policy
 from app.users.service import (
     create_user,
     find_user_by_email,
@@ -50,7 +51,7 @@ class ClientView:
     client: Client
     account_verified: bool
     rosters: list[RosterEntry]
-    insurance: InsurancePolicy | None
+    insurance: InsurancePolicy | PracticeInsurance | None
     facts: readiness.ReadinessFacts
 
 
@@ -63,10 +64,14 @@ async def enroll(
     billing_type: str = "private_pay",
     added_by: uuid.UUID | None,
     phone: str | None = None,
+    consented: bool = True,
 ) -> tuple[Client, bool]:
     """Put a person on a provider's roster as a client of the group (C2: one record per person and group).
 
-    Returns the client and whether a new roster entry was made (False: already on that roster).
+    For callers where the person themselves asked (a booking-link sign-up) or the group's own record is moved
+    (G7): a new record is consented unless `consented=False`. A practice typing an email goes through
+    add_client(), which invites the person instead (A10). Returns the client and whether a new roster entry was
+    made (False: already on that roster).
     """
     await db.execute(
         pg_insert(Client)
@@ -80,6 +85,7 @@ async def enroll(
             phone=phone,
             billing_type=billing_type,
             created_by_user_id=added_by,
+            consented_at=func.now() if consented else None,
         )
         .on_conflict_do_nothing(index_elements=["group_id", "user_id"])
     )
@@ -115,38 +121,63 @@ async def provider_for(db: AsyncSession, grant: Grant, provider_id: uuid.UUID | 
 
 
 async def add_client(db: AsyncSession, actor: Actor, group_id: uuid.UUID, body: ClientCreate) -> ClientView:
-    """C1-C3. An email that already has an account links that person: never two records for one person."""
+    """C1-C3, A10, C8. The group's own record of the person is recognised (C2, G7: no second record, no new
+    invitation). Otherwise a record in the practice's own words is made and the person invited: the answer
+    shows what was typed, the same whether or not the email has an account, until the person accepts."""
     grant = require(actor, Capability.CLIENTS, group_id)
     provider_id = await provider_for(db, grant, body.provider_id)
     user = await find_user_by_email(db, body.email)
+    created = user is None
     if user is None:
         user = await create_user(db, email=body.email, first_name=body.first_name, last_name=body.last_name)
-    client, added = await enroll(
-        db, group_id=group_id, user=user, provider_user_id=provider_id, billing_type=body.billing_type,
-        added_by=actor.user_id, phone=body.phone,
+    client = await db.scalar(select(Client).where(Client.group_id == group_id, Client.user_id == user.id).with_for_update())
+    invited = client is None
+    if client is None:
+        client = Client(
+            id=uuid.uuid4(), group_id=group_id, user_id=user.id, first_name=body.first_name.strip(),
+            last_name=body.last_name.strip(), email=normalize_email(body.email), phone=body.phone,
+            billing_type=body.billing_type, telehealth_state=body.telehealth_state,
+            assessments=sorted(set(body.assessments)), created_by_user_id=actor.user_id,
+        )
+        db.add(client)
+        await db.flush()
+    added = await db.scalar(
+        pg_insert(RosterEntry)
+        .values(group_id=group_id, client_id=client.id, provider_user_id=provider_id, added_by_user_id=actor.user_id)
+        .on_conflict_do_nothing(index_elements=["client_id", "provider_user_id"], index_where=RosterEntry.archived_at.is_(None))
+        .returning(RosterEntry.id)
     )
-    if not added:
+    if added is None:
         raise conflict("already_on_roster", "This person is already a client on that provider's roster.", client_id=str(client.id))
-    client.billing_type = body.billing_type
-    client.phone = client.phone or body.phone
-    client.telehealth_state = body.telehealth_state or client.telehealth_state
-    client.assessments = sorted(set(client.assessments) | set(body.assessments))
+    if not invited:
+        client.billing_type = body.billing_type
+        client.phone = client.phone or body.phone
+        client.telehealth_state = body.telehealth_state or client.telehealth_state
+        client.assessments = sorted(set(client.assessments) | set(body.assessments))
     if body.insurance is not None:
-        await _keep_insurance(db, actor, user.id, body.insurance)
+        await _keep_insurance(db, actor, client, body.insurance)
     await db.flush()
     await audit.record(db, actor, "client.roster_added", target_type="client", target_id=client.id, group_id=group_id,
                        provider_user_id=str(provider_id))
-    if body.notify:
+    if invited:
+        group = await db.get(Group, group_id)
+        assert group is not None
+        # A new account's invitation is the onboarding mail (when asked for) or the welcome email later.
+        await invitations.invite(db, group=group, user=user, kind="client", invited_by=actor.user_id,
+                                 with_account=created, client_id=client.id)
+    if body.notify and (created or client.consented_at is not None):
         await send_onboarding(db, user, client)
     [view] = await load_views(db, [client])
     return view
 
 
-async def _keep_insurance(db: AsyncSession, actor: Actor, user_id: uuid.UUID, policy: InsurancePolicyIn) -> None:
-    """Insurance given by the practice is kept only when the person has none: theirs is theirs (C1)."""
-    if await db.scalar(select(InsurancePolicy.user_id).where(InsurancePolicy.user_id == user_id)) is None:
-        await save_policy(db, user_id, policy)
-        await audit.record(db, actor, "insurance.entered_by_practice", target_type="insurance_policy", target_id=user_id)
+async def _keep_insurance(db: AsyncSession, actor: Actor, client: Client, policy: InsurancePolicyIn) -> None:
+    """Insurance typed by the practice is its own copy for this client, kept when it has none yet (C1, C8): the
+    person's own policy is theirs, and another practice never sees this one."""
+    if await db.scalar(select(PracticeInsurance.client_id).where(PracticeInsurance.client_id == client.id)) is None:
+        await save_practice_policy(db, client.id, policy)
+        await audit.record(db, actor, "insurance.entered_by_practice", target_type="client", target_id=client.id,
+                           group_id=client.group_id)
 
 
 async def send_onboarding(db: AsyncSession, user: User, client: Client) -> None:
@@ -171,13 +202,25 @@ async def send_onboarding(db: AsyncSession, user: User, client: Client) -> None:
 
 
 async def send_welcome(db: AsyncSession, actor: Actor, group_id: uuid.UUID, client_id: uuid.UUID) -> None:
-    """I10: a welcome email for a client new to the platform (not verified yet)."""
+    """I10, A10: a welcome email for a client who has not set up their account, or the invitation again for one
+    who has not answered it. Nothing here answers differently for an email that had an account."""
     client, _ = await visible_client(db, actor, group_id, client_id)
     user = await db.get(User, client.user_id)
     assert user is not None
-    if user.email_verified_at is not None:
+    invitation = await db.scalar(
+        select(Invitation).where(Invitation.client_id == client.id, Invitation.kind == "client")
+        .order_by(Invitation.created_at.desc(), Invitation.id.desc()).limit(1).with_for_update()
+    )
+    if client.consented_at is None and invitation is not None and invitation.status == "declined":
+        raise conflict("invitation_declined", "This person declined the invitation. Ask them directly if it was a mistake.")
+    if client.consented_at is not None and user.email_verified_at is not None:
         raise conflict("already_on_platform", "This client has already set up their account; no welcome email is needed.")
-    await send_onboarding(db, user, client)
+    if client.consented_at is None and invitation is not None and not invitation.with_account:
+        group = await db.get(Group, group_id)
+        assert group is not None
+        await invitations.mail_invitation(db, invitation, group, user)
+    else:
+        await send_onboarding(db, user, client)
     await audit.record(db, actor, "client.welcome_sent", target_type="client", target_id=client.id, group_id=group_id)
 
 
@@ -270,6 +313,7 @@ def client_document(row: Mapping[str, Any]) -> dict[str, Any]:
         "telehealth_state": row["telehealth_state"],
         "assessments": row["assessments"],
         "account_verified": row["account_verified"],
+        "consent": "accepted" if row["consented"] else "pending",
         "created_at": row["created_at"],
         "rosters": [
             {"provider_user_id": p, "added_at": added, "archived_at": archived}
@@ -315,6 +359,20 @@ async def update_client(
 ) -> ClientView:
     client, _ = await visible_client(db, actor, group_id, client_id, for_update=True)
     changes = body.model_dump(exclude_unset=True)
+    if client.consented_at is None:
+        # C8: before the person accepted, the record is the practice's own words: edits stay on it.
+        await _edit_pending(db, actor, client, changes)
+    else:
+        await _edit_consented(db, client, changes)
+    await db.flush()
+    await db.refresh(client)
+    await audit.record(db, actor, "client.updated", target_type="client", target_id=client.id, group_id=group_id,
+                       fields=sorted(changes))
+    [view] = await load_views(db, [client])
+    return view
+
+
+async def _edit_consented(db: AsyncSession, client: Client, changes: dict[str, Any]) -> None:
     identity = {"first_name", "last_name", "email", "phone"} & changes.keys()
     user = await db.get(User, client.user_id, with_for_update=True)
     assert user is not None
@@ -334,20 +392,42 @@ async def update_client(
         if name in changes:
             setattr(user, name, changes[name])
     if {"first_name", "last_name", "email"} & changes.keys():
-        # The copies on every client record of this person follow the account (C2: one person).
+        # The records of practices the person accepted follow the account (C2: one person); the others keep
+        # their own words (C8).
         await db.execute(
-            update(Client).where(Client.user_id == user.id)
+            update(Client).where(Client.user_id == user.id, Client.consented_at.is_not(None))
             .values(first_name=user.first_name, last_name=user.last_name, email=user.email)
         )
     for name in ("phone", "billing_type", "telehealth_state", "assessments"):
         if name in changes:
             setattr(client, name, changes[name])
-    await db.flush()
-    await db.refresh(client)
-    await audit.record(db, actor, "client.updated", target_type="client", target_id=client.id, group_id=group_id,
-                       fields=sorted(changes))
-    [view] = await load_views(db, [client])
-    return view
+
+
+async def _edit_pending(db: AsyncSession, actor: Actor, client: Client, changes: dict[str, Any]) -> None:
+    """A record waiting for its person: the practice fixes its own words. A new email means another person:
+    the invitation is withdrawn and that email invited instead (answered the same whether it has an account)."""
+    if "email" in changes and normalize_email(changes["email"]) != normalize_email(client.email):
+        user = await find_user_by_email(db, changes["email"])
+        created = user is None
+        if user is None:
+            user = await create_user(db, email=changes["email"], first_name=changes.get("first_name", client.first_name),
+                                     last_name=changes.get("last_name", client.last_name))
+        elif await db.scalar(select(Client.id).where(Client.group_id == client.group_id, Client.user_id == user.id)) is not None:
+            raise conflict("client_exists", "This practice already has a client with this email: use that record.")
+        await db.execute(
+            update(Invitation).where(Invitation.client_id == client.id, Invitation.status == "pending")
+            .values(status="withdrawn", decided_at=func.now(), token_hash=None)
+        )
+        client.user_id = user.id
+        client.email = normalize_email(changes["email"])
+        await db.flush()
+        group = await db.get(Group, client.group_id)
+        assert group is not None
+        await invitations.invite(db, group=group, user=user, kind="client", invited_by=actor.user_id,
+                                 with_account=created, client_id=client.id)
+    for name in ("first_name", "last_name", "phone", "billing_type", "telehealth_state", "assessments"):
+        if name in changes:
+            setattr(client, name, changes[name])
 
 
 async def _active_entry(db: AsyncSession, client: Client, provider_id: uuid.UUID | None) -> RosterEntry:
@@ -413,7 +493,8 @@ async def transfer_client(
 
 
 async def load_views(db: AsyncSession, clients: list[Client]) -> list[ClientView]:
-    """What responses show for these clients, in three statements whatever their number."""
+    """What responses show for these clients, as their practice may see them (C8), in at most four statements
+    whatever their number."""
     if not clients:
         return []
     entries: dict[uuid.UUID, list[RosterEntry]] = {c.id: [] for c in clients}
@@ -421,16 +502,15 @@ async def load_views(db: AsyncSession, clients: list[Client]) -> list[ClientView
         select(RosterEntry).where(RosterEntry.client_id.in_(list(entries))).order_by(RosterEntry.added_at, RosterEntry.id)
     ):
         entries[entry.client_id].append(entry)
-    user_ids = {c.user_id for c in clients}
-    policies = {p.user_id: p for p in await db.scalars(select(InsurancePolicy).where(InsurancePolicy.user_id.in_(user_ids)))}
-    people = await person_facts(db, user_ids)
+    insurance = await shown_insurance(db, clients)
+    facts = await client_facts(db, clients, insurance=insurance)
     return [
         ClientView(
             client=c,
-            account_verified=people[c.user_id].account_verified,
+            account_verified=facts[c.id].account_verified,
             rosters=entries[c.id],
-            insurance=policies.get(c.user_id),
-            facts=facts_for(c.billing_type, people[c.user_id]),
+            insurance=insurance[c.id],
+            facts=facts[c.id],
         )
         for c in clients
     ]

@@ -10,12 +10,13 @@ from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.clients.access import visible_client
+from app.clients.readiness_loader import shown_insurance
 from app.core import audit
 from app.core.auth import Actor
 from app.core.authz import Capability, Grant, Reach, require
 from app.core.errors import Problem, conflict
 from app.estimates import pricing
-from app.models import Client, InsurancePolicy, Membership, Rate, RosterEntry
+from app.models import Client, Membership, Rate, RosterEntry
 from app.practice.service import rate_for
 
 
@@ -101,14 +102,9 @@ async def estimate(
         )
     plan = None
     if client.billing_type == "insurance":
-        row = (
-            await db.execute(
-                select(InsurancePolicy.copay_cents, InsurancePolicy.coinsurance_bp).where(
-                    InsurancePolicy.user_id == client.user_id
-                )
-            )
-        ).first()
-        plan = pricing.Plan(copay_cents=row.copay_cents, coinsurance_bp=row.coinsurance_bp) if row else None
+        # C8: the plan this practice may see (the person's own once they accepted, else its own copy).
+        policy = (await shown_insurance(db, [client]))[client.id]
+        plan = pricing.Plan(copay_cents=policy.copay_cents, coinsurance_bp=policy.coinsurance_bp) if policy else None
     result = pricing.estimate_session_cost(
         client.billing_type,
         private_pay_rate_cents=rate.private_pay_cents,

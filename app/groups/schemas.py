@@ -21,7 +21,10 @@ class ProviderSetup(Strict):
     """G3: a provider of the group being set up, new to the platform or already on it."""
 
     email: EmailStr
-    status: Literal["new", "existing"] = Field(description="`existing`: the email already has a Caseload account.")
+    status: Literal["new", "existing"] = Field(
+        description="What you believe: `existing` if the email already has a Caseload account. Either way the person "
+        "is invited and becomes a provider on accepting."
+    )
     full_name: str | None = Field(default=None, min_length=1, max_length=200, description="Required for a new provider.")
     license_type: LicenseType
 

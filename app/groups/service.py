@@ -13,7 +13,6 @@ from app.core.pagination import PageParams, paginate
 from app.groups.schemas import GroupCreate
 from app.memberships import service as memberships
 from app.models import AdminGrant, Group, Membership, User
-from app.users.service import find_user_by_email
 
 
 async def create_group(db: AsyncSession, actor: Actor, body: GroupCreate) -> tuple[Group, list[AdminGrant]]:
@@ -30,40 +29,43 @@ async def create_group(db: AsyncSession, actor: Actor, body: GroupCreate) -> tup
     db.add(group)
     await db.flush()
     if body.owner is not None:
-        owner = await memberships.invite_or_link(db, email=body.owner.email, full_name=body.owner.full_name, group=group, role="owner")
+        # Staff set the group up on the owner's behalf: the owner is invited, and the admins named wait for
+        # the owner's acceptance (G4, A10).
+        owner, owner_created = await memberships.person_for(db, email=body.owner.email, full_name=body.owner.full_name)
     else:
-        owner = await db.get(User, actor.user_id)
+        owner, owner_created = await db.get(User, actor.user_id), False
         assert owner is not None
     # G1: no formal practice name -> the owner's first and last name.
     group.name = body.name or f"{owner.first_name} {owner.last_name}".strip()
     db.add(Membership(group_id=group.id, user_id=owner.id, is_owner=True))
     await db.flush()
+    if body.owner is not None:
+        await memberships.invite_person(db, actor.user_id, group, owner, created=owner_created, kind="owner", role="owner")
     if body.owner_is_provider:
         await memberships.make_provider(db, group, owner, str(body.owner_license_type))
     await audit.record(db, actor, "group.created", target_type="group", target_id=group.id, group_id=group.id, owner_user_id=str(owner.id))
 
-    for index, provider in enumerate(body.providers):
-        if provider.status == "existing" and await find_user_by_email(db, provider.email) is None:
-            raise Problem(
-                422,
-                "provider_account_not_found",
-                f"providers[{index}] is marked existing, but {provider.email} has no Caseload account: mark it new.",
-                errors=[{"field": f"body.providers.{index}.email", "message": "no account with this email"}],
-            )
-        user = await memberships.invite_or_link(db, email=provider.email, full_name=provider.full_name, group=group, role="provider")
+    # Providers are invited (A10): whether an email has an account changes nothing in the answer, so an email
+    # marked `existing` that has none is invited like a new one.
+    for provider in body.providers:
+        user, created = await memberships.person_for(db, email=provider.email, full_name=provider.full_name)
         if user.id == owner.id:
             continue  # the owner's provider role comes from owner_is_provider
-        await memberships.make_provider(db, group, user, str(provider.license_type))
-        await audit.record(db, actor, "membership.provider_added", target_type="user", target_id=user.id, group_id=group.id)
+        await memberships.invite_person(db, actor.user_id, group, user, created=created, kind="provider", role="provider",
+                                        license_type=str(provider.license_type))
+        await audit.record(db, actor, "membership.provider_invited", target_type="group", target_id=group.id, group_id=group.id)
 
-    # The owner sets the group up, so the owner consents to every admin listed (G4).
+    # The owner setting the group up consents to every admin listed (G4); listed by staff, they wait for the owner.
     owner_actor = Actor(kind="user", id=owner.id, memberships={})
     grants = []
     for admin in body.admins:
-        user = await memberships.invite_or_link(db, email=admin.email, full_name=admin.full_name, group=group, role="admin")
+        user, created = await memberships.person_for(db, email=admin.email, full_name=admin.full_name)
         if user.id == owner.id:
             continue  # the owner has every admin capability already (G2)
-        grants.append(await memberships.grant_admin(db, owner_actor, group, user, owner_consents=True))
+        if body.owner is None:
+            grants.append(await memberships.grant_admin(db, owner_actor, group, user, owner_consents=True, created=created))
+        else:
+            grants.append(await memberships.grant_admin(db, actor, group, user, owner_consents=False, created=created))
     return group, grants
 
 

@@ -28,7 +28,8 @@ from app.core.storage import Storage
 from app.documents.service import attach_document
 from app.imports.analysis import PASSWORD_PURPOSE, job_connection, job_session
 from app.imports.parsers import ExportDocuments, ImportRejected
-from app.models import Client, ClientImport, ImportRow, User
+from app.invitations import service as invitations
+from app.models import Client, ClientImport, Group, ImportRow, Invitation, User
 
 log = structlog.get_logger("caseload.imports")
 # The statements' durations in the last finalize of this process (logged; read by the benchmark).
@@ -59,20 +60,30 @@ ORDER BY r.email_key, r.id
 ON CONFLICT ((lower(email))) DO NOTHING
 """
 # Each person of the selected, unmatched rows once, with their client record in the group if they have one.
-# The account is the truth for name and email (C2): an existing account keeps its own.
+# A new record holds what the file says (the practice's own words, C8), never an existing account's data;
+# `with_account`: the account was made by this finalize (its invitation is the account's own).
 _PEOPLE = f"""
 CREATE TEMP TABLE import_people ON COMMIT DROP AS
-SELECT u.id AS user_id, u.first_name, u.last_name, u.email, (array_agg(r.phone_e164 ORDER BY r.id))[1] AS phone_e164,
-       coalesce(c.id, {_NEW_ID}) AS client_id, c.id IS NULL AS is_new, array_agg(r.id) AS row_ids
+SELECT u.id AS user_id, (array_agg(r.first_name ORDER BY r.id))[1] AS first_name,
+       (array_agg(r.last_name ORDER BY r.id))[1] AS last_name, r.email_key::text AS email,
+       (array_agg(r.phone_e164 ORDER BY r.id))[1] AS phone_e164,
+       coalesce(c.id, {_NEW_ID}) AS client_id, c.id IS NULL AS is_new, array_agg(r.id) AS row_ids,
+       u.created_at = now() AND u.password_hash IS NULL AS with_account
 FROM import_rows r
 JOIN users u ON lower(u.email) = r.email_key COLLATE "default"
 LEFT JOIN clients c ON c.group_id = $2 AND c.user_id = u.id
 WHERE r.import_id = $1 AND r.selected AND r.outcome IS NULL AND r.matched_client_id IS NULL
-GROUP BY u.id, c.id
+GROUP BY u.id, c.id, r.email_key
 """
 _CREATE_CLIENTS = """
 INSERT INTO clients (id, group_id, user_id, first_name, last_name, email, phone, billing_type, created_by_user_id)
 SELECT client_id, $1, user_id, first_name, last_name, email, phone_e164, 'private_pay', $2
+FROM import_people WHERE is_new
+"""
+# A10: each new record waits for its person's answer (listed to them under /v1/me/invitations; mailed below).
+_INVITE_NEW = f"""
+INSERT INTO invitations (id, group_id, user_id, kind, client_id, with_account, invited_by_user_id, expires_at)
+SELECT {_NEW_ID}, $1, user_id, 'client', client_id, with_account, $2, now() + interval '{invitations.INVITATION_DAYS} days'
 FROM import_people WHERE is_new
 """
 # The rows by primary key: each person's rows were gathered above, no second search by email.
@@ -126,6 +137,8 @@ async def finalize(db: AsyncSession, storage: Storage, imp: ClientImport, actor:
     # nothing is half-imported, and a retry links that record instead.
     imported = int((await driver.execute(_CREATE_CLIENTS, imp.group_id, by)).split()[-1])
     lap("clients")
+    await driver.execute(_INVITE_NEW, imp.group_id, by)
+    lap("invitations")
     await driver.execute(_MARK_PEOPLE_ROWS)
     lap("mark_rows")
     await driver.execute(_ADD_NEW_TO_ROSTER, imp.group_id, imp.provider_user_id, by)
@@ -136,6 +149,7 @@ async def finalize(db: AsyncSession, storage: Storage, imp: ClientImport, actor:
     outcomes = await driver.fetchrow(_OUTCOMES, imp.id)
     lap("outcomes")
     attached, refused, already = await _attach_documents(db, storage, imp, actor)
+    await _mail_invitations(db, imp)
     welcomed = await _welcome(db, imp) if imp.send_welcome_email else 0
     result = {
         "clients_imported": imported,
@@ -218,10 +232,27 @@ async def _attach_documents(
     return attached, refused, already
 
 
-async def _welcome(db: AsyncSession, imp: ClientImport) -> int:
-    """I10: the onboarding email to each imported client who has not set up their account yet."""
+async def _mail_invitations(db: AsyncSession, imp: ClientImport) -> None:
+    """A10: people who already had an account are told a practice asked to add them (one mail each: mail is
+    per person by nature). New accounts hear through the welcome email."""
     ids = select(ImportRow.client_id).where(ImportRow.import_id == imp.id, ImportRow.outcome == "imported")
-    clients = list(await db.scalars(select(Client).where(Client.id.in_(ids))))
+    pending = list(await db.scalars(
+        select(Invitation).where(Invitation.client_id.in_(ids), Invitation.status == "pending", ~Invitation.with_account)
+    ))
+    if not pending:
+        return
+    group = await db.get(Group, imp.group_id)
+    assert group is not None
+    users = {u.id: u for u in await db.scalars(select(User).where(User.id.in_([i.user_id for i in pending])))}
+    for invitation in pending:
+        await invitations.mail_invitation(db, invitation, group, users[invitation.user_id])
+
+
+async def _welcome(db: AsyncSession, imp: ClientImport) -> int:
+    """I10: the onboarding email to each imported client whose account this import made and who has not set it up."""
+    ids = select(ImportRow.client_id).where(ImportRow.import_id == imp.id, ImportRow.outcome == "imported")
+    made = select(Invitation.client_id).where(Invitation.client_id.in_(ids), Invitation.with_account)
+    clients = list(await db.scalars(select(Client).where(Client.id.in_(made))))
     if not clients:
         return 0
     users = {u.id: u for u in await db.scalars(select(User).where(User.id.in_([c.user_id for c in clients])))}

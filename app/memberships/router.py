@@ -37,12 +37,13 @@ async def list_members(group_id: uuid.UUID, actor: CurrentActor, db: DB, page: P
     responses=problem_responses(401, 403, 404, 409, 422),
     **allowed(Capability.PROVIDERS_ADD),
 )
-async def add_provider(group_id: uuid.UUID, body: schemas.ProviderAdd, actor: CurrentActor, db: DB) -> schemas.MemberOut:
-    """Add a provider (owner only): an existing account is linked, otherwise an invited one is created and mailed."""
-    membership, user, license_type = await service.add_provider(
+async def add_provider(group_id: uuid.UUID, body: schemas.ProviderAdd, actor: CurrentActor, db: DB) -> schemas.ProviderAddOut:
+    """Invite a provider (owner only). The person is mailed and becomes a provider of the group on accepting;
+    until then the answer shows what you typed, the same whether or not the email has a Caseload account."""
+    added = await service.add_provider(
         db, actor, group_id, full_name=body.full_name, email=body.email, license_type=body.license_type
     )
-    return schemas.MemberOut.of(membership, user, license_type)
+    return schemas.ProviderAddOut.model_validate(added)
 
 
 @memberships_router.post(
@@ -55,7 +56,9 @@ async def add_provider(group_id: uuid.UUID, body: schemas.ProviderAdd, actor: Cu
 async def request_admin_grant(
     group_id: uuid.UUID, body: schemas.AdminGrantRequest, actor: CurrentActor, db: DB
 ) -> schemas.AdminGrantOut:
-    """Ask for admin rights for a person; the owner's consent and a verified account make them effective (G4)."""
+    """Ask for admin rights for a person. They take effect once the owner consented (a request by another admin
+    waits for the owner's approval) and the person accepted the mailed invitation with a verified account. The
+    answer is the same whether or not the email has a Caseload account."""
     grant = await service.request_admin_grant(db, actor, group_id, email=body.email, full_name=body.full_name)
     return schemas.AdminGrantOut.model_validate(grant)
 

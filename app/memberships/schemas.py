@@ -3,7 +3,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 
 from app.core.auth import GroupRole
 from app.core.schemas import Strict
@@ -51,7 +51,8 @@ class ProviderAdd(PersonRef):
 class AdminGrantRequest(Strict):
     email: EmailStr
     full_name: str | None = Field(
-        default=None, min_length=1, max_length=200, description="Needed when the person has no account yet."
+        default=None, min_length=1, max_length=200,
+        description="Used in the invitation when the person is new to Caseload; their own account's name otherwise.",
     )
 
 
@@ -88,18 +89,43 @@ class MemberOut(BaseModel):
         )
 
 
+class ProviderAddOut(BaseModel):
+    """The provider as the owner typed them until they accept the invitation (`invited`): the answer is the same
+    whether or not the email has an account."""
+
+    status: Literal["invited", "active"] = Field(
+        description="invited: the person was mailed an invitation and becomes a provider on accepting it; "
+        "active: already a member of the group, now a provider too."
+    )
+    user_id: uuid.UUID | None = Field(description="Known once the person is a member.")
+    first_name: str
+    last_name: str
+    email: str
+    email_verified: bool
+    roles: list[Role]
+    license_type: str | None = None
+    joined_at: datetime | None
+
+
 class AdminGrantOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     id: uuid.UUID
     group_id: uuid.UUID
-    user_id: uuid.UUID
+    user_id: uuid.UUID | None = Field(description="The person's account, shown once the grant took effect.")
     status: Literal["pending_approval", "pending_verification", "active", "rejected", "revoked"] = Field(
-        description="pending_approval: waits for the owner (G4); pending_verification: approved, waits for the "
-        "person to verify their account; active: in effect."
+        description="pending_approval: waits for the owner; pending_verification: approved, waits for the "
+        "person to accept the invitation (and verify their account); active: in effect."
     )
     requested_by_user_id: uuid.UUID | None
     created_at: datetime
     decided_at: datetime | None
     activated_at: datetime | None
     reason: str | None
+
+    @model_validator(mode="after")
+    def _no_account_before_acceptance(self) -> "AdminGrantOut":
+        # A10: until the person accepted, nothing tells whether the email had an account.
+        if self.activated_at is None:
+            self.user_id = None
+        return self

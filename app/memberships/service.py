@@ -6,7 +6,7 @@ import unicodedata
 import uuid
 from typing import Any
 
-from sqlalchemy import Row, Select, and_, func, select, update
+from sqlalchemy import Row, Select, and_, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import get_settings
@@ -16,8 +16,10 @@ from app.core.authz import Capability, require
 from app.core.errors import Problem, conflict, not_found
 from app.core.mail import send_mail
 from app.core.pagination import PageParams, paginate
-from app.models import AdminGrant, Group, Membership, ProviderProfile, User
-from app.users.service import create_user, find_user_by_email, issue_verification_token
+from app.invitations import service as invitations
+from app.models import AdminGrant, Group, Invitation, Membership, ProviderProfile, User
+from app.core.auth import GroupRole
+from app.users.service import create_user, find_user_by_email, issue_verification_token, normalize_email
 
 OPEN_GRANT_STATUSES = ("pending_approval", "pending_verification", "active")
 
@@ -27,41 +29,53 @@ def split_full_name(full_name: str) -> tuple[str, str]:
     return (" ".join(parts[:-1]), parts[-1]) if len(parts) > 1 else (full_name.strip(), "")
 
 
-async def invite_or_link(db: AsyncSession, *, email: str, full_name: str | None, group: Group, role: str) -> User:
-    """G5: an email that has an account links it; otherwise an invited account is created and mailed."""
+async def person_for(db: AsyncSession, *, email: str, full_name: str | None) -> tuple[User, bool]:
+    """The account of an email, or a new invited one (with the name typed, if any). Returns it and whether it is
+    new. Nothing here may answer differently for the two (A10): callers invite the person either way."""
     user = await find_user_by_email(db, email)
-    settings = get_settings()
     if user is not None:
-        await send_mail(
-            db,
-            to=user.email,
-            subject=f"You were added to {group.name} on Caseload",
-            body=f"Hello {user.first_name},\n\nYou were added to {group.name} as {role}.\nLog in at {settings.public_url}/login.\n",
-            template="member_added",
-        )
-        return user
-    if not full_name:
-        raise Problem(
-            422,
-            "full_name_required",
-            f"{email} has no Caseload account yet: send their full_name so an invitation can be created.",
-            errors=[{"field": "body.full_name", "message": "required for a person new to Caseload"}],
-        )
-    first_name, last_name = split_full_name(full_name)
-    user = await create_user(db, email=email, first_name=first_name, last_name=last_name)
+        return user, False
+    first_name, last_name = split_full_name(full_name or "")
+    return await create_user(db, email=email, first_name=first_name, last_name=last_name), True
+
+
+async def send_account_invitation(db: AsyncSession, user: User, group: Group, role: str) -> None:
+    """A new account's invitation: choosing a password accepts it, and what the practice asked with it."""
+    settings = get_settings()
     secret = issue_verification_token(db, user)
     await send_mail(
         db,
         to=user.email,
         subject=f"You are invited to {group.name} on Caseload",
         body=(
-            f"Hello {first_name},\n\n{group.name} invited you to join Caseload as {role}.\n"
+            f"Hello,\n\n{group.name} invited you to join Caseload as {role}.\n"
             f"Choose a password to accept: {settings.public_url}/accept-invitation?token={secret}\n\n"
-            f"The link works once and expires in {settings.verification_token_hours} hours.\n"
+            f"The link works once and expires in {settings.verification_token_hours} hours. "
+            "If you do not expect this, ignore it: nothing is shared until you accept.\n"
         ),
         template="invitation",
     )
-    return user
+
+
+async def invite_person(
+    db: AsyncSession, actor_user_id: uuid.UUID | None, group: Group, user: User, *, created: bool, kind: str,
+    role: str, **link: Any,
+) -> None:
+    """The invitation for `kind` and its mail: the account's own invitation for a new account, else a consent mail."""
+    await invitations.invite(db, group=group, user=user, kind=kind, invited_by=actor_user_id, with_account=created, **link)
+    if created:
+        await send_account_invitation(db, user, group, role)
+
+
+async def notify_role(db: AsyncSession, user: User, group: Group, role: str) -> None:
+    """A member of the group already (the group knows them) was given another role: they are told."""
+    await send_mail(
+        db,
+        to=user.email,
+        subject=f"Your role in {group.name} on Caseload",
+        body=f"Hello,\n\nYou are now {role} of {group.name} on Caseload.\nLog in at {get_settings().public_url}/login.\n",
+        template="member_added",
+    )
 
 
 async def active_membership(db: AsyncSession, group_id: uuid.UUID, user_id: uuid.UUID) -> Membership | None:
@@ -120,17 +134,44 @@ async def _group(db: AsyncSession, group_id: uuid.UUID) -> Group:
 
 async def add_provider(
     db: AsyncSession, actor: Actor, group_id: uuid.UUID, *, full_name: str, email: str, license_type: str
-) -> tuple[Membership, User, str]:
-    """G5: only the owner adds providers."""
+) -> dict[str, Any]:
+    """G5 (owner only), A10: the person is invited and becomes a provider on accepting. The answer is the same
+    whether or not the email has an account: what was typed, `invited`. A member of the group already (the
+    group knows them) becomes a provider at once."""
     require(actor, Capability.PROVIDERS_ADD, group_id)
     group = await _group(db, group_id)
-    user = await invite_or_link(db, email=email, full_name=full_name, group=group, role="provider")
+    user, created = await person_for(db, email=email, full_name=full_name)
     existing = await active_membership(db, group_id, user.id)
     if existing is not None and existing.is_provider:
         raise conflict("already_a_provider", "This person is already a provider of the group.", user_id=str(user.id))
-    membership = await make_provider(db, group, user, license_type)
-    await audit.record(db, actor, "membership.provider_added", target_type="user", target_id=user.id, group_id=group_id)
-    return membership, user, license_type
+    if existing is not None:
+        membership = await make_provider(db, group, user, license_type)
+        await notify_role(db, user, group, "a provider")
+        await audit.record(db, actor, "membership.provider_added", target_type="user", target_id=user.id, group_id=group_id)
+        role = GroupRole(group_id, "", membership.is_owner, membership.is_admin, membership.is_provider)
+        return {
+            "status": "active", "user_id": user.id, "first_name": user.first_name, "last_name": user.last_name,
+            "email": user.email, "email_verified": user.email_verified, "roles": role.roles,
+            "license_type": license_type, "joined_at": membership.created_at,
+        }
+    if await _open_invitation(db, group_id, user.id, "provider"):
+        raise conflict("invitation_pending", "This email was already invited as a provider; the person has not answered yet.")
+    await invite_person(db, actor.user_id, group, user, created=created, kind="provider", role="provider", license_type=license_type)
+    await audit.record(db, actor, "membership.provider_invited", target_type="group", target_id=group_id, group_id=group_id)
+    first_name, last_name = split_full_name(full_name)
+    return {
+        "status": "invited", "user_id": None, "first_name": first_name, "last_name": last_name,
+        "email": normalize_email(email), "email_verified": False, "roles": [], "license_type": license_type, "joined_at": None,
+    }
+
+
+async def _open_invitation(db: AsyncSession, group_id: uuid.UUID, user_id: uuid.UUID, kind: str) -> bool:
+    found = await db.scalar(
+        select(Invitation.id).where(
+            Invitation.group_id == group_id, Invitation.user_id == user_id, Invitation.kind == kind, Invitation.status == "pending"
+        ).limit(1)
+    )
+    return found is not None
 
 
 def member_document(row: Row[Any]) -> dict[str, Any]:
@@ -180,9 +221,10 @@ async def all_members(db: AsyncSession, group_id: uuid.UUID) -> list[dict[str, A
 
 
 async def grant_admin(
-    db: AsyncSession, actor: Actor, group: Group, user: User, *, owner_consents: bool
+    db: AsyncSession, actor: Actor, group: Group, user: User, *, owner_consents: bool, created: bool = False
 ) -> AdminGrant:
-    """G4: the grant takes effect once the owner consented and the person's account is verified."""
+    """G4, A10: the grant takes effect once the owner consented, the person accepted and their account is verified.
+    The person is invited (mailed) only once the owner consented."""
     if user.id == actor.user_id:
         raise conflict("own_role", "Nobody can change their own role. Ask the group's owner.")
     membership = await active_membership(db, group.id, user.id)
@@ -204,22 +246,45 @@ async def grant_admin(
     db.add(grant)
     await db.flush()
     if owner_consents:
-        await _approve(db, grant, actor, user)
+        await _approve(db, grant, actor.user_id, user, group, created=created)
     await audit.record(
         db, actor, "admin_grant.requested", target_type="admin_grant", target_id=grant.id, group_id=group.id,
-        user_id=str(user.id), status=grant.status,
+        status=grant.status,
     )
     return await _fresh(db, grant)
 
 
-async def _approve(db: AsyncSession, grant: AdminGrant, actor: Actor, user: User) -> None:
+async def _approve(
+    db: AsyncSession, grant: AdminGrant, decided_by: uuid.UUID | None, user: User, group: Group, *, created: bool | None = None
+) -> None:
+    """The owner consented: a member of the group who is verified is an admin now; anyone else is invited."""
     grant.decided_at = func.now()
-    grant.decided_by_user_id = actor.user_id
-    if user.email_verified:
-        await _activate(db, grant)
-    else:
-        grant.status = "pending_verification"
+    grant.decided_by_user_id = decided_by
+    grant.status = "pending_verification"
     await db.flush()
+    membership = await active_membership(db, group.id, user.id)
+    if membership is not None and user.email_verified:
+        await activate(db, grant)
+        await notify_role(db, user, group, "an admin")
+    else:
+        if created is None:
+            # Approved later: an account nobody claimed and tied to nothing else was made by this request, and
+            # gets the account's own invitation.
+            created = user.password_hash is None and not await _tied(db, user.id, grant.id)
+        await invite_person(db, decided_by, group, user, created=created, kind="admin", role="admin", admin_grant_id=grant.id)
+    await db.flush()
+
+
+async def _tied(db: AsyncSession, user_id: uuid.UUID, grant_id: uuid.UUID) -> bool:
+    """The account has something besides this grant: an invitation, a membership, a client record, another grant."""
+    from app.models import Client
+
+    return bool(await db.scalar(select(
+        exists().where(Invitation.user_id == user_id)
+        | exists().where(Membership.user_id == user_id)
+        | exists().where(Client.user_id == user_id)
+        | exists().where(AdminGrant.user_id == user_id, AdminGrant.id != grant_id)
+    )))
 
 
 async def _fresh(db: AsyncSession, grant: AdminGrant) -> AdminGrant:
@@ -228,10 +293,26 @@ async def _fresh(db: AsyncSession, grant: AdminGrant) -> AdminGrant:
     return grant
 
 
-async def _activate(db: AsyncSession, grant: AdminGrant) -> None:
+async def activate(db: AsyncSession, grant: AdminGrant) -> None:
     grant.status = "active"
     grant.activated_at = func.now()
     await ensure_membership(db, grant.group_id, grant.user_id, is_admin=True)
+
+
+async def approve_setup_grants(db: AsyncSession, group: Group, requested_by: uuid.UUID | None) -> None:
+    """G4: admins named when staff set the group up on the owner's behalf wait for the owner's acceptance."""
+    owner_id = await db.scalar(select(Membership.user_id).where(Membership.group_id == group.id, Membership.is_owner, Membership.ended_at.is_(None)))
+    grants = list(await db.scalars(
+        select(AdminGrant).where(
+            AdminGrant.group_id == group.id, AdminGrant.status == "pending_approval",
+            AdminGrant.requested_by_user_id.is_not_distinct_from(requested_by),
+        ).order_by(AdminGrant.created_at, AdminGrant.id).with_for_update()
+    ))
+    for grant in grants:
+        user = await db.get(User, grant.user_id)
+        assert user is not None
+        await _approve(db, grant, owner_id, user, group)
+        await audit.record(db, None, "admin_grant.approved", target_type="admin_grant", target_id=grant.id, group_id=group.id, status=grant.status)
 
 
 async def request_admin_grant(
@@ -239,8 +320,8 @@ async def request_admin_grant(
 ) -> AdminGrant:
     grant = require(actor, Capability.ADMIN_GRANTS_REQUEST, group_id)
     group = await _group(db, group_id)
-    user = await invite_or_link(db, email=email, full_name=full_name, group=group, role="admin")
-    return await grant_admin(db, actor, group, user, owner_consents=grant.role.is_owner)
+    user, created = await person_for(db, email=email, full_name=full_name)
+    return await grant_admin(db, actor, group, user, owner_consents=grant.role.is_owner, created=created)
 
 
 async def list_admin_grants(
@@ -269,7 +350,7 @@ async def approve_admin_grant(db: AsyncSession, actor: Actor, group_id: uuid.UUI
         raise conflict("grant_not_pending", f"This grant is {grant.status}; only a grant waiting for approval can be approved.")
     user = await db.get(User, grant.user_id)
     assert user is not None
-    await _approve(db, grant, actor, user)
+    await _approve(db, grant, actor.user_id, user, await _group(db, group_id))
     await audit.record(db, actor, "admin_grant.approved", target_type="admin_grant", target_id=grant.id, group_id=group_id, status=grant.status)
     return await _fresh(db, grant)
 
@@ -310,11 +391,15 @@ async def activate_verified_grants(db: AsyncSession, user_id: uuid.UUID) -> None
     """G4: grants that waited for this person's verification take effect now."""
     grants = (
         await db.scalars(
-            select(AdminGrant).where(AdminGrant.user_id == user_id, AdminGrant.status == "pending_verification").with_for_update()
+            select(AdminGrant).where(
+                AdminGrant.user_id == user_id, AdminGrant.status == "pending_verification",
+                # A10: not while the person has not accepted the invitation (a verified mailbox is not a yes).
+                ~exists().where(Invitation.admin_grant_id == AdminGrant.id, Invitation.status != "accepted"),
+            ).with_for_update()
         )
     ).all()
     for grant in grants:
-        await _activate(db, grant)
+        await activate(db, grant)
         await audit.record(db, None, "admin_grant.activated", target_type="admin_grant", target_id=grant.id, group_id=grant.group_id)
 
 

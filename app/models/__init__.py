@@ -10,10 +10,12 @@ from app.models.clients import (
     Conversation,
     InsurancePolicy,
     Message,
+    PracticeInsurance,
     RosterEntry,
 )
 from app.models.groups import AdminGrant, CancellationPolicy, Group, Membership
 from app.models.idempotency import IdempotencyRecord
+from app.models.invitations import Invitation
 from app.models.imports import ClientImport, ImportMapping, ImportRow
 from app.models.outbox import MailMessage, OutboxJob
 from app.models.payouts import EarningLine, Payout
@@ -23,6 +25,8 @@ from app.models.sessions import TherapySession
 from app.models.users import AuthSession, EmailVerificationToken, PasswordResetToken, RecoveryCode, User
 
 __all__ = [
+    "Invitation",
+    "PracticeInsurance",
     "TherapySession",
     "Payout",
     "EarningLine",

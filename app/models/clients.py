@@ -2,7 +2,10 @@
 ready to be seen: insurance, a form of billing, acknowledged forms. Documents and messages too.
 
 A client is a user account (A1). Insurance, billing method and acknowledgements belong to the person
-(they enter them once, through /v1/me); the client record and rosters belong to the group.
+(they enter them once, through /v1/me); the client record and rosters belong to the group. What a practice
+typed about a person (the name, email and phone on its client record, the insurance in
+`practice_insurance_policies`) is that practice's copy: another practice never reads it (C8), and the
+practice reads the person's own data only once they accepted its invitation (`clients.consented_at`).
 """
 
 import uuid
@@ -63,6 +66,33 @@ class Client(Base):
     assessments: Mapped[list[str]] = mapped_column(ARRAY(String(20)), server_default="{}", default=list)
     created_at: Mapped[datetime] = stamped_now()
     created_by_user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # A10, C8: when the person accepted this practice's invitation. Until then the practice sees only what it
+    # typed (this row and its own insurance copy), nothing the person entered nor whether the account exists.
+    consented_at: Mapped[datetime | None] = timestamp()
+
+
+class PracticeInsurance(Base):
+    """C8: insurance a practice entered for its client: that practice's copy, never shown to another one.
+
+    The person's own policy (InsurancePolicy, entered through /v1/me) replaces it in the practice's view once
+    the person accepted the practice's invitation."""
+
+    __tablename__ = "practice_insurance_policies"
+    __table_args__ = (
+        CheckConstraint("status IN ('on_file', 'verification_pending', 'verified', 'failed')", name="status"),
+        CheckConstraint("copay_cents IS NULL OR copay_cents >= 0", name="copay"),
+        CheckConstraint("coinsurance_bp IS NULL OR coinsurance_bp BETWEEN 0 AND 10000", name="coinsurance"),
+    )
+
+    client_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), primary_key=True)
+    company: Mapped[str] = mapped_column(String(200))
+    member_id_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    member_id_last4: Mapped[str] = mapped_column(String(4))
+    date_of_birth_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
+    copay_cents: Mapped[int | None] = mapped_column(Integer)
+    coinsurance_bp: Mapped[int | None] = mapped_column(SmallInteger)
+    status: Mapped[str] = mapped_column(String(24), server_default="on_file")
+    updated_at: Mapped[datetime] = stamped_now()
 
 
 class RosterEntry(Base):

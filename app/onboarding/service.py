@@ -22,7 +22,7 @@ from app.core.auth import Actor
 from app.core.errors import Problem, conflict
 from app.core.middleware import current_request
 from app.core.pagination import PageParams, paginate
-from app.models import Acknowledgement, BillingMethod, Client, Group, InsurancePolicy
+from app.models import Acknowledgement, BillingMethod, Client, Group, InsurancePolicy, PracticeInsurance
 from app.onboarding import card_numbers
 from app.onboarding.schemas import AcknowledgementIn, BillingMethodIn, InsurancePolicyIn
 
@@ -77,9 +77,8 @@ def _changed_fields(stored: InsurancePolicy | None, policy: InsurancePolicyIn) -
     return sorted(name for name, (before, after) in comparisons.items() if before != after)
 
 
-async def save_policy(db: AsyncSession, user_id: uuid.UUID, policy: InsurancePolicyIn) -> InsurancePolicy:
-    """Write a person's policy (encrypted member id and date of birth); it is `on_file` until verified."""
-    values = {
+def _policy_values(policy: InsurancePolicyIn) -> dict[str, object]:
+    return {
         "company": policy.company,
         "member_id_encrypted": crypto.encrypt(policy.member_id, purpose=MEMBER_ID),
         "member_id_last4": shown_suffix(policy.member_id),
@@ -91,6 +90,25 @@ async def save_policy(db: AsyncSession, user_id: uuid.UUID, policy: InsurancePol
         "status": "on_file",
         "updated_at": func.now(),
     }
+
+
+async def save_practice_policy(db: AsyncSession, client_id: uuid.UUID, policy: InsurancePolicyIn) -> PracticeInsurance:
+    """A practice's own copy of its client's policy (C8), encrypted like the person's own."""
+    values = _policy_values(policy)
+    saved = await db.scalar(
+        pg_insert(PracticeInsurance)
+        .values(client_id=client_id, **values)
+        .on_conflict_do_update(index_elements=[PracticeInsurance.client_id], set_=values)
+        .returning(PracticeInsurance),
+        execution_options={"populate_existing": True},
+    )
+    assert saved is not None
+    return saved
+
+
+async def save_policy(db: AsyncSession, user_id: uuid.UUID, policy: InsurancePolicyIn) -> InsurancePolicy:
+    """Write a person's policy (encrypted member id and date of birth); it is `on_file` until verified."""
+    values = _policy_values(policy)
     saved = await db.scalar(
         pg_insert(InsurancePolicy)
         .values(user_id=user_id, **values)

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.clients import readiness
 from app.clients.access import on_roster_of, provider_reads, visible_clients
-from app.clients.readiness_loader import facts_for, person_facts
+from app.clients.readiness_loader import client_facts
 from app.core import audit, clock
 from app.core.auth import Actor
 from app.core.authz import Capability, Grant, Reach, require
@@ -397,8 +397,8 @@ async def confirm_session(
         raise conflict(refusal, f"A session can be confirmed up to {rules.CONFIRMATION_WINDOW_DAYS} days after it took place.")
     client = await db.scalar(select(Client).where(Client.id == session.client_id))
     assert client is not None
-    people = await person_facts(db, [client.user_id], now=now)
-    missing = readiness.missing(facts_for(client.billing_type, people[client.user_id]))
+    # C4 as this practice may see it (C8): nothing the person did counts before they accepted its invitation.
+    missing = readiness.missing((await client_facts(db, [client], now=now))[client.id])
     if missing:
         raise conflict("client_not_ready", "The client is not ready yet: " + ", ".join(m.replace("_", " ") for m in missing) + ".",
                        missing=missing, client_id=str(client.id))

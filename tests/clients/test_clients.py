@@ -1,11 +1,14 @@
 """Clients and rosters: rules C1, C2, C3, C4, C7, G7, R1, R2."""
 
+import uuid
+
 import httpx
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.memberships.service import make_provider
-from app.models import AuditEvent, Client, Group, InsurancePolicy, RosterEntry, User
+from app.invitations.service import accept_account_invitations
+from app.models import AuditEvent, Client, Group, InsurancePolicy, Invitation, PracticeInsurance, RosterEntry, User
 from tests.fixtures.factories import make_group, make_user, user_headers
 from tests.fixtures.mail import mails_to
 
@@ -36,8 +39,10 @@ async def test_adding_a_client(client: httpx.AsyncClient, db: AsyncSession, grou
     # the member id is encrypted at rest and masked in responses
     assert body["insurance"] == {"status": "on_file", "company": "Acme Health", "member_id": "••••7766"}
     assert "XJ-99887766" not in response.text
-    stored = await db.scalar(select(InsurancePolicy).where(InsurancePolicy.user_id == body["user_id"]))
+    # rule C8: the practice's own copy of the insurance, not the person's policy
+    stored = await db.get(PracticeInsurance, uuid.UUID(body["id"]))
     assert b"99887766" not in stored.member_id_encrypted
+    assert await db.scalar(select(func.count()).select_from(InsurancePolicy)) == 0
     # rule C4: a new client is not ready; every item is listed
     assert body["readiness"]["ready"] is False
     assert body["readiness"]["missing"] == [
@@ -57,19 +62,26 @@ async def test_readiness_lists_insurance_only_for_insurance_billing(client: http
 
 
 async def test_an_existing_account_is_linked_not_duplicated(client: httpx.AsyncClient, db: AsyncSession, group: Group, provider: User, colleague: User) -> None:
-    # rule C2: one person, one client record, even with different case and spacing
+    # rules C2, A10, C8: one person, one client record, even with different case and spacing; the practice sees
+    # what it typed until the person accepts, then the person's own name
     person = await make_user(db, email="sky.lane@example.com", first_name="Sky", last_name="Lane")
     first = await add(client, db, group, provider, email="  Sky.Lane@EXAMPLE.com ", first_name="Typo", last_name="Name")
     assert first.status_code == 201, first.text
-    assert first.json()["user_id"] == str(person.id)
-    assert first.json()["first_name"] == "Sky"  # the person's own name, not the one typed
+    assert first.json()["user_id"] is None and first.json()["consent"] == "pending"
+    assert first.json()["first_name"] == "Typo"  # what was typed: nothing tells the account exists
     second = await add(client, db, group, colleague, email="SKY.LANE@example.com")
     assert second.status_code == 201 and second.json()["id"] == first.json()["id"]
     assert {r["provider_user_id"] for r in second.json()["rosters"]} == {str(provider.id), str(colleague.id)}
     assert await db.scalar(select(func.count()).select_from(User).where(func.lower(User.email) == "sky.lane@example.com")) == 1
     assert await db.scalar(select(func.count()).select_from(Client).where(Client.user_id == person.id)) == 1
+    assert await db.scalar(select(func.count()).select_from(Invitation).where(Invitation.user_id == person.id)) == 1
     again = await add(client, db, group, provider, email="sky.lane@example.com")
     assert again.status_code == 409 and again.json()["code"] == "already_on_roster"
+    [invitation] = (await client.get("/v1/me/invitations", headers=await user_headers(db, person))).json()["items"]
+    accepted = await client.post(f"/v1/me/invitations/{invitation['id']}/accept", headers=await user_headers(db, person))
+    assert accepted.status_code == 200, accepted.text
+    read = (await client.get(f"/v1/groups/{group.id}/clients/{first.json()['id']}", headers=await user_headers(db, provider))).json()
+    assert read["first_name"] == "Sky" and read["user_id"] == str(person.id) and read["consent"] == "accepted"
 
 
 async def test_notify_sends_the_onboarding_mail(client: httpx.AsyncClient, db: AsyncSession, group: Group, provider: User) -> None:
@@ -223,9 +235,11 @@ async def test_a_verified_client_owns_their_identity(client: httpx.AsyncClient, 
     path = f"/v1/groups/{group.id}/clients/{added['id']}"
     fixed = await client.patch(path, json={"last_name": "Blake-Rivers", "phone": "415 555 0199"}, headers=headers)
     assert fixed.status_code == 200 and fixed.json()["last_name"] == "Blake-Rivers" and fixed.json()["phone"] == "+14155550199"
-    person = await db.get(User, added["user_id"])
+    record = await db.get(Client, uuid.UUID(added["id"]))
+    person = await db.get(User, record.user_id)
     person.email_verified_at = func.now()
     await db.flush()
+    await accept_account_invitations(db, person.id)  # rule A10: the person accepted the practice's invitation
     refused = await client.patch(path, json={"first_name": "Someone"}, headers=headers)
     assert refused.status_code == 409 and refused.json()["code"] == "client_controls_identity"
     allowed = await client.patch(path, json={"billing_type": "private_pay"}, headers=headers)
@@ -238,9 +252,11 @@ async def test_welcome_email_only_for_clients_new_to_the_platform(client: httpx.
     path = f"/v1/groups/{group.id}/clients/{added['id']}/welcome-email"
     assert (await client.post(path, headers=headers)).status_code == 202
     assert [m.template for m in await mails_to(db, "jordan.blake@example.com")] == ["client_onboarding"]
-    person = await db.get(User, added["user_id"])
+    record = await db.get(Client, uuid.UUID(added["id"]))
+    person = await db.get(User, record.user_id)
     person.email_verified_at = func.now()
     await db.flush()
+    await accept_account_invitations(db, person.id)
     response = await client.post(path, headers=headers)
     assert response.status_code == 409 and response.json()["code"] == "already_on_platform"
 

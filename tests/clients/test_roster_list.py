@@ -9,7 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.clients import roster_sql
 from app.clients.readiness import CURRENT_FORM_VERSIONS
-from app.models import Acknowledgement, AuditEvent, BillingMethod, Group, InsurancePolicy, User
+from app.invitations.service import accept_account_invitations
+from app.models import Acknowledgement, AuditEvent, BillingMethod, Client, Group, PracticeInsurance, User
 from tests.clients.test_clients import NEW_CLIENT
 from tests.fixtures.factories import add_member, make_user, user_headers
 
@@ -45,7 +46,15 @@ async def test_the_list_shows_what_a_single_read_shows(
         dict(email="a5@example.com", last_name="Eads", billing_type="private_pay"),
     ]
     added = [await add(client, db, group, provider, **case) for case in cases]
-    users = [await db.get(User, uuid.UUID(a["user_id"])) for a in added]
+    # Each person accepted the practice's invitation (with their new account), except Cole (rule C8: until then
+    # nothing Cole entered counts, not even a card on file).
+    users = []
+    for a in added:
+        record = await db.get(Client, uuid.UUID(a["id"]))
+        users.append(await db.get(User, record.user_id))
+    for person in users[:2] + users[3:]:
+        await accept_account_invitations(db, person.id)
+    db.add(BillingMethod(user_id=users[2].id, processor_token="tok_3", brand="visa", last4="3333", exp_month=12, exp_year=2099))
     # Able: ready (verified, insurance, a card, current forms)
     users[0].email_verified_at = func.now()
     db.add(BillingMethod(user_id=users[0].id, processor_token="tok_1", brand="visa", last4="4242", exp_month=12, exp_year=2099))
@@ -56,7 +65,7 @@ async def test_the_list_shows_what_a_single_read_shows(
     db.add(Acknowledgement(user_id=users[1].id, document=documents[1][0], version="1999-01"))
     # Dunn: insurance whose verification failed is not on file
     await db.flush()
-    policy = await db.get(InsurancePolicy, users[3].id)
+    policy = await db.get(PracticeInsurance, uuid.UUID(added[3]["id"]))
     policy.status = "failed"
     await db.flush()
     # Eads: on two rosters, one of them archived
@@ -83,6 +92,8 @@ async def test_the_list_shows_what_a_single_read_shows(
     assert listed[1]["insurance"] == {"status": "none", "company": None, "member_id": None}
     assert sorted(r["archived_at"] is None for r in listed[4]["rosters"]) == [False, True]
     assert listed[0]["created_at"].endswith("Z")  # as pydantic writes timestamps
+    assert listed[2]["consent"] == "pending" and listed[2]["user_id"] is None  # rule A10
+    assert listed[0]["consent"] == "accepted" and listed[0]["user_id"] == str(users[0].id)
 
 
 async def test_search_pages_are_exact_whichever_column_matched(

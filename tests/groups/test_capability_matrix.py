@@ -58,7 +58,9 @@ def _feature_samples() -> tuple[dict[str, dict], dict[str, dict], list[WorldExte
 SAMPLE_BODIES, SAMPLE_FILES, WORLD_EXTENDERS = _feature_samples()
 # Objects in the world (clients, documents, conversations) belong to the provider `user_id`: another
 # provider reaching only their own work does not find them (404), as they would not find a stranger's.
-OWNED_OBJECTS = ("{client_id}", "{document_id}", "{conversation_id}", "{session_id}", "{import_id}", "{login_id}")
+OWNED_OBJECTS = (
+    "{client_id}", "{document_id}", "{conversation_id}", "{session_id}", "{import_id}", "{login_id}", "{invitation_id}",
+)
 CALLERS = ["owner", "admin_only", "provider_only", "provider_admin", "other_group_member", "anonymous", "staff", "api_key", "other_api_key"]
 OUTSIDERS = {"other_group_member", "staff", "other_api_key"}
 

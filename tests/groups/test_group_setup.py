@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import AdminGrant, AuditEvent, Group, Membership, ProviderProfile, User
 from tests.fixtures.factories import make_group, make_user, user_headers
-from tests.fixtures.mail import mails_to
+from tests.fixtures.mail import consent_token, mails_to, verification_token
 
 
 @pytest.fixture
@@ -49,23 +49,33 @@ async def test_a_group_with_two_admins_and_three_providers(client: httpx.AsyncCl
     body = response.json()
     group_id = body["group"]["id"]
     assert body["group"] == {**body["group"], "name": "Harbor Counseling", "time_zone": "America/Chicago"}
+    # rule A10: everyone named is invited; nobody is a member before accepting, whether or not they had an account
     roles = {m["email"]: m["roles"] for m in body["members"]}
-    assert roles == {
-        "rosa@example.com": ["owner", "provider"],
-        "sam@example.com": ["provider"],
-        "lee@example.com": ["provider"],
-        "kai@example.com": ["provider"],
-        "val@example.com": ["admin"],  # verified: the owner's own setup is consent, so it is in effect
-    }
-    statuses = {g["user_id"]: g["status"] for g in body["admin_grants"]}
-    nia = await db.scalar(select(User).where(User.email == "nia@example.com"))
-    assert statuses == {str(verified_admin.id): "active", str(nia.id): "pending_verification"}  # rule G4
-    # G5: an existing account is linked, not duplicated; new ones are invited
+    assert roles == {"rosa@example.com": ["owner", "provider"]}
+    statuses = [(g["user_id"], g["status"]) for g in body["admin_grants"]]
+    assert statuses == [(None, "pending_verification"), (None, "pending_verification")]  # rule G4: the owner consented
+    # G5: an existing account is invited, not duplicated; new ones get their account's invitation
     assert await db.scalar(select(func.count()).select_from(User).where(User.email == "sam@example.com")) == 1
     lee = await db.scalar(select(User).where(User.email == "lee@example.com"))
     assert lee.password_hash is None and not lee.email_verified
     assert [m.template for m in await mails_to(db, "lee@example.com")] == ["invitation"]
-    assert [m.template for m in await mails_to(db, existing.email)] == ["member_added"]
+    assert [m.template for m in await mails_to(db, existing.email)] == ["invitation_consent"]
+    [val_mail] = await mails_to(db, verified_admin.email)
+    accepted = await client.post("/v1/invitations/accept", json={"token": consent_token(val_mail.body_text)})
+    assert accepted.status_code == 200, accepted.text
+    grant = await db.scalar(select(AdminGrant).where(AdminGrant.user_id == verified_admin.id))
+    assert grant.status == "active"  # verified and accepted: in effect
+    [sam_mail] = await mails_to(db, existing.email)
+    assert (await client.post("/v1/invitations/accept", json={"token": consent_token(sam_mail.body_text)})).status_code == 200
+    for email in ("lee@example.com", "kai@example.com"):
+        [mail] = await mails_to(db, email)
+        done = await client.post("/v1/auth/accept-invitation", json={"token": verification_token(mail.body_text), "password": "a long passphrase"})
+        assert done.status_code == 204, done.text
+    members = (await client.get(f"/v1/groups/{group_id}/members", headers=await user_headers(db, owner))).json()["items"]
+    assert {m["email"]: m["roles"] for m in members} == {
+        "rosa@example.com": ["owner", "provider"], "val@example.com": ["admin"], "sam@example.com": ["provider"],
+        "lee@example.com": ["provider"], "kai@example.com": ["provider"],
+    }
     kai = await db.scalar(select(User).where(User.email == "kai@example.com"))
     assert (kai.first_name, kai.last_name) == ("Kai Moreau", "Jr")
     profiles = (await db.scalars(select(ProviderProfile).where(ProviderProfile.group_id == group_id))).all()
@@ -73,7 +83,8 @@ async def test_a_group_with_two_admins_and_three_providers(client: httpx.AsyncCl
     assert len({p.booking_slug for p in profiles}) == 4
     # rule R2: the setup is audited, without PHI
     actions = (await db.scalars(select(AuditEvent.action).where(AuditEvent.group_id == group_id))).all()
-    assert actions.count("group.created") == 1 and actions.count("membership.provider_added") == 3
+    assert actions.count("group.created") == 1 and actions.count("membership.provider_invited") == 3
+    assert actions.count("membership.provider_added") == 3
     details = (await db.scalars(select(AuditEvent.details).where(AuditEvent.group_id == group_id))).all()
     assert "example.com" not in str(details)
 
@@ -116,7 +127,6 @@ async def test_setup_refusals_change_nothing(client: httpx.AsyncClient, db: Asyn
     headers = await user_headers(db, owner)
     before = await db.scalar(select(func.count()).select_from(Group))
     cases = [
-        ({"providers": [{"email": "ghost@example.com", "status": "existing", "license_type": "LPC"}]}, "provider_account_not_found"),
         ({"providers": [{"email": "new@example.com", "status": "new", "license_type": "LPC"}]}, "validation_failed"),  # G3: a new provider needs a name
         ({"providers": [{"email": "x@example.com", "status": "new", "full_name": "X Y", "license_type": "Wizard"}]}, "validation_failed"),
         ({"time_zone": "Mars/Olympus"}, "validation_failed"),

@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import AdminGrant, AuditEvent, Group, Membership, User
 from tests.fixtures.factories import add_member, make_group, make_user, user_headers
-from tests.fixtures.mail import mails_to
+from tests.fixtures.mail import consent_token, mails_to, verification_token
 
 
 @pytest.fixture
@@ -40,8 +40,13 @@ async def test_only_the_owner_adds_providers(client: httpx.AsyncClient, db: Asyn
     assert await db.scalar(select(User).where(User.email == "pat@example.com")) is None  # nothing half-done
     added = await client.post(f"/v1/groups/{group.id}/providers", json=body, headers=await user_headers(db, owner))
     assert added.status_code == 201, added.text
-    assert added.json()["roles"] == ["provider"] and added.json()["license_type"] == "LMHC"
+    # rule A10: invited; a provider once they accept
+    assert added.json()["status"] == "invited" and added.json()["roles"] == [] and added.json()["license_type"] == "LMHC"
     assert [m.template for m in await mails_to(db, "pat@example.com")] == ["invitation"]
+    again = await client.post(f"/v1/groups/{group.id}/providers", json=body, headers=await user_headers(db, owner))
+    assert again.status_code == 409 and again.json()["code"] == "invitation_pending"
+    [mail] = await mails_to(db, "pat@example.com")
+    await client.post("/v1/auth/accept-invitation", json={"token": verification_token(mail.body_text), "password": "pat's passphrase"})
     again = await client.post(f"/v1/groups/{group.id}/providers", json=body, headers=await user_headers(db, owner))
     assert again.status_code == 409 and again.json()["code"] == "already_a_provider"
 
@@ -68,7 +73,7 @@ async def test_a_grant_asked_by_an_admin_waits_for_the_owner(client: httpx.Async
     # the admin cannot approve it; the owner can
     assert (await client.post(f"/v1/groups/{group.id}/admin-grants/{grant_id}/approve", headers=await user_headers(db, admin))).status_code == 403
     approved = await client.post(f"/v1/groups/{group.id}/admin-grants/{grant_id}/approve", headers=await user_headers(db, owner))
-    assert approved.status_code == 200 and approved.json()["status"] == "active"
+    assert approved.status_code == 200 and approved.json()["status"] == "active"  # a member already: known to the group
     membership = await membership_of(db, group, colleague)
     await db.refresh(membership)
     assert membership.is_admin and membership.is_provider
@@ -77,18 +82,21 @@ async def test_a_grant_asked_by_an_admin_waits_for_the_owner(client: httpx.Async
 
 
 async def test_an_unverified_account_waits_until_verified(client: httpx.AsyncClient, db: AsyncSession, owner: User, group: Group) -> None:
-    # rule G4: a verified account before the role takes effect
+    # rules G4, A10: the person accepts, with a verified account, before the role takes effect
     unverified = await make_user(db, verified=False, first_name="Uma", last_name="Unverified", password_hash="$argon2id$stub")
     granted = await client.post(f"/v1/groups/{group.id}/admin-grants", json={"email": unverified.email}, headers=await user_headers(db, owner))
     assert granted.json()["status"] == "pending_verification"
     assert await membership_of(db, group, unverified) is None
-    # they verify through the normal link...
+    # verifying the account is not a yes to the group...
     from app.users.service import issue_verification_token
 
     secret = issue_verification_token(db, unverified)
     await db.flush()
     assert (await client.post("/v1/auth/verify-email", json={"token": secret})).status_code == 204
-    # ...and the role is in effect
+    assert await membership_of(db, group, unverified) is None
+    # ...accepting the mailed invitation is, and the role is in effect
+    [mail] = [m for m in await mails_to(db, unverified.email) if m.template == "invitation_consent"]
+    assert (await client.post("/v1/invitations/accept", json={"token": consent_token(mail.body_text)})).status_code == 200
     assert (await membership_of(db, group, unverified)).is_admin
     me = await client.get("/v1/me", headers=await user_headers(db, unverified))
     assert me.json()["memberships"][0]["roles"] == ["admin"]
@@ -107,7 +115,9 @@ async def test_rejected_grants_never_take_effect(client: httpx.AsyncClient, db: 
 async def test_the_owner_revokes_admin_rights(client: httpx.AsyncClient, db: AsyncSession, owner: User, group: Group) -> None:
     helper = await make_user(db)
     granted = await client.post(f"/v1/groups/{group.id}/admin-grants", json={"email": helper.email}, headers=await user_headers(db, owner))
-    assert granted.json()["status"] == "active"
+    assert granted.json()["status"] == "pending_verification"  # rule A10: until the person accepts
+    [mail] = await mails_to(db, helper.email)
+    assert (await client.post("/v1/invitations/accept", json={"token": consent_token(mail.body_text)})).status_code == 200
     helper_headers = await user_headers(db, helper)
     assert (await client.get(f"/v1/groups/{group.id}/api-keys", headers=helper_headers)).status_code == 200
     revoked = await client.post(f"/v1/groups/{group.id}/admin-grants/{granted.json()['id']}/revoke", json={}, headers=await user_headers(db, owner))

@@ -113,7 +113,8 @@ async def statements(conn: AsyncConnection):
 
 
 async def test_the_loader_reads_a_page_of_clients_in_one_statement(db: AsyncSession, group: Group, provider: User, statements: list[str]) -> None:
-    # rule C4, for every client response: one statement for 50 clients, never one per client
+    # rule C4, for every client response: three statements for 50 clients (the person's facts, their own
+    # policies, the practice's copies: C8), never one per client
     clients = []
     for i in range(50):
         person = await make_user(db, verified=i % 2 == 0)
@@ -129,7 +130,7 @@ async def test_the_loader_reads_a_page_of_clients_in_one_statement(db: AsyncSess
     await db.flush()
     statements.clear()
     facts = await readiness_facts(db, clients)
-    assert len(statements) == 1
+    assert len(statements) == 3
     assert set(facts) == {c.id for c in clients}
     for i, client in enumerate(clients):
         assert facts[client.id] == ReadinessFacts(
