@@ -60,11 +60,12 @@ ORDER BY r.email_key, r.id
 ON CONFLICT ((lower(email))) DO NOTHING
 """
 # Each person of the selected, unmatched rows once, with their client record in the group if they have one.
-# A new record holds what the file says (the practice's own words, C8), never an existing account's data;
+# A new record holds what the file says (the practice's own words, C8), never an existing account's data, and
+# every part of the name (I12: middle names go with the first name);
 # `with_account`: the account was made by this finalize (its invitation is the account's own).
 _PEOPLE = f"""
 CREATE TEMP TABLE import_people ON COMMIT DROP AS
-SELECT u.id AS user_id, (array_agg(r.first_name ORDER BY r.id))[1] AS first_name,
+SELECT u.id AS user_id, (array_agg(concat_ws(' ', r.first_name, r.middle_name) ORDER BY r.id))[1] AS first_name,
        (array_agg(r.last_name ORDER BY r.id))[1] AS last_name, r.email_key::text AS email,
        (array_agg(r.phone_e164 ORDER BY r.id))[1] AS phone_e164,
        coalesce(c.id, {_NEW_ID}) AS client_id, c.id IS NULL AS is_new, array_agg(r.id) AS row_ids,
