@@ -27,7 +27,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, INET
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 
 from app.core.db import Base
 from app.models.base import stamped_now, timestamp, uuid_pk
@@ -71,28 +71,37 @@ class Client(Base):
     consented_at: Mapped[datetime | None] = timestamp()
 
 
-class PracticeInsurance(Base):
+class _InsuranceTerms:
+    """A plan as entered: the member id encrypted (only its last four are shown), and its cost share."""
+
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple[CheckConstraint, ...]:
+        return (
+            CheckConstraint("status IN ('on_file', 'verification_pending', 'verified', 'failed')", name="status"),
+            CheckConstraint("copay_cents IS NULL OR copay_cents >= 0", name="copay"),
+            CheckConstraint("coinsurance_bp IS NULL OR coinsurance_bp BETWEEN 0 AND 10000", name="coinsurance"),
+        )
+
+    company: Mapped[str] = mapped_column(String(200))
+    member_id_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    member_id_last4: Mapped[str] = mapped_column(String(4))
+    date_of_birth_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
+    # The plan's cost share: a flat copay, or coinsurance in basis points of the contracted rate.
+    copay_cents: Mapped[int | None] = mapped_column(Integer)
+    coinsurance_bp: Mapped[int | None] = mapped_column(SmallInteger)
+    status: Mapped[str] = mapped_column(String(24), server_default="on_file")
+    updated_at: Mapped[datetime] = stamped_now()
+
+
+class PracticeInsurance(_InsuranceTerms, Base):
     """C8: insurance a practice entered for its client: that practice's copy, never shown to another one.
 
     The person's own policy (InsurancePolicy, entered through /v1/me) replaces it in the practice's view once
     the person accepted the practice's invitation."""
 
     __tablename__ = "practice_insurance_policies"
-    __table_args__ = (
-        CheckConstraint("status IN ('on_file', 'verification_pending', 'verified', 'failed')", name="status"),
-        CheckConstraint("copay_cents IS NULL OR copay_cents >= 0", name="copay"),
-        CheckConstraint("coinsurance_bp IS NULL OR coinsurance_bp BETWEEN 0 AND 10000", name="coinsurance"),
-    )
 
     client_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"), primary_key=True)
-    company: Mapped[str] = mapped_column(String(200))
-    member_id_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
-    member_id_last4: Mapped[str] = mapped_column(String(4))
-    date_of_birth_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
-    copay_cents: Mapped[int | None] = mapped_column(Integer)
-    coinsurance_bp: Mapped[int | None] = mapped_column(SmallInteger)
-    status: Mapped[str] = mapped_column(String(24), server_default="on_file")
-    updated_at: Mapped[datetime] = stamped_now()
 
 
 class RosterEntry(Base):
@@ -121,26 +130,12 @@ class RosterEntry(Base):
     archived_by_user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
 
-class InsurancePolicy(Base):
+class InsurancePolicy(_InsuranceTerms, Base):
     """The person's insurance (C1, C4, C6). The member id is encrypted; only its last four are shown."""
 
     __tablename__ = "insurance_policies"
-    __table_args__ = (
-        CheckConstraint("status IN ('on_file', 'verification_pending', 'verified', 'failed')", name="status"),
-        CheckConstraint("copay_cents IS NULL OR copay_cents >= 0", name="copay"),
-        CheckConstraint("coinsurance_bp IS NULL OR coinsurance_bp BETWEEN 0 AND 10000", name="coinsurance"),
-    )
 
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
-    company: Mapped[str] = mapped_column(String(200))
-    member_id_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
-    member_id_last4: Mapped[str] = mapped_column(String(4))
-    date_of_birth_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)
-    # The plan's cost share: a flat copay, or coinsurance in basis points of the contracted rate.
-    copay_cents: Mapped[int | None] = mapped_column(Integer)
-    coinsurance_bp: Mapped[int | None] = mapped_column(SmallInteger)
-    status: Mapped[str] = mapped_column(String(24), server_default="on_file")
-    updated_at: Mapped[datetime] = stamped_now()
 
 
 class BillingMethod(Base):

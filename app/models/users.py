@@ -57,30 +57,27 @@ class AuthSession(Base):
     enrol_only: Mapped[bool] = mapped_column(Boolean, server_default=text("false"), default=False)
 
 
-class EmailVerificationToken(Base):
-    """A2: single-use, expiring; only its SHA-256 is stored."""
+class _MailedToken:
+    """A mailed link's token: single-use, expiring; only its SHA-256 is stored."""
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    created_at: Mapped[datetime] = stamped_now()
+    expires_at: Mapped[datetime] = timestamp(nullable=False)
+    used_at: Mapped[datetime | None] = timestamp()
+
+
+class EmailVerificationToken(_MailedToken, Base):
+    """A2: the link that verifies an account's email."""
 
     __tablename__ = "email_verification_tokens"
 
-    id: Mapped[uuid.UUID] = uuid_pk()
-    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
-    created_at: Mapped[datetime] = stamped_now()
-    expires_at: Mapped[datetime] = timestamp(nullable=False)
-    used_at: Mapped[datetime | None] = timestamp()
 
-
-class PasswordResetToken(Base):
-    """A5: a mailed, single-use, expiring link to choose a new password; only its SHA-256 is stored."""
+class PasswordResetToken(_MailedToken, Base):
+    """A5: the link to choose a new password."""
 
     __tablename__ = "password_reset_tokens"
-
-    id: Mapped[uuid.UUID] = uuid_pk()
-    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
-    created_at: Mapped[datetime] = stamped_now()
-    expires_at: Mapped[datetime] = timestamp(nullable=False)
-    used_at: Mapped[datetime | None] = timestamp()
 
 
 class RecoveryCode(Base):
