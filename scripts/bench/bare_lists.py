@@ -219,7 +219,7 @@ async def authenticate(request: Request) -> asyncpg.Record | None:
 
 
 def role_in(session: asyncpg.Record, group_id: uuid.UUID) -> tuple[bool, bool, bool] | None:
-    for gid, _name, owner, admin, provider in orjson.loads(session["memberships"]):
+    for gid, _name, owner, admin, provider, *_ in orjson.loads(session["memberships"]):
         if gid == str(group_id):
             return owner, admin, provider
     return None
