@@ -116,12 +116,15 @@ class ImportRow(Base):
     candidate_client_ids: Mapped[list[uuid.UUID]] = mapped_column(
         ARRAY(Uuid), server_default="{}", default=list
     )
-    matched_client_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("clients.id", ondelete="SET NULL"))
+    # The client ids below are history, not foreign keys: deleting client records (an undo of 100,000, I14) would
+    # otherwise look through every import row of every import for each record (no index on them: see fillfactor).
+    # Readers join clients, so an id whose record is gone matches nothing.
+    matched_client_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     selected: Mapped[bool] = mapped_column(Boolean, server_default=text("false"), default=False)
     # DocumentRefs from the archive: member name, file name, size, category.
     documents: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default="[]", default=list)
     outcome: Mapped[str | None] = mapped_column(String(10))
-    client_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("clients.id", ondelete="SET NULL"))
+    client_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
 
 
 class ImportMapping(Base):
