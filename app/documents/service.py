@@ -125,6 +125,7 @@ async def attach_document(
     uploaded_by: uuid.UUID | None,
     actor: Actor | None = None,
     category: str = "clinical",
+    import_id: uuid.UUID | None = None,
 ) -> ClientDocument:
     """Store `data` as a document of the client and audit it (R2).
 
@@ -165,6 +166,7 @@ async def attach_document(
             source=source,
             category=category,
             uploaded_by_user_id=uploaded_by,
+            import_id=import_id,
             # The wall clock, not the transaction's start: documents attached in one transaction
             # (an import) keep the order they were attached in.
             created_at=func.clock_timestamp(),

@@ -97,14 +97,14 @@ WHERE r.id = p.row_id
 # A client record made by this transaction is on no roster yet, and no other transaction can see it to
 # put it on one: a plain INSERT, without ON CONFLICT's speculative insertion and its check per row.
 _ADD_NEW_TO_ROSTER = f"""
-INSERT INTO roster_entries (id, group_id, client_id, provider_user_id, added_by_user_id)
-SELECT {_NEW_ID}, $1, client_id, $2, $3
+INSERT INTO roster_entries (id, group_id, client_id, provider_user_id, added_by_user_id, import_id)
+SELECT {_NEW_ID}, $1, client_id, $2, $3, $4
 FROM import_people WHERE is_new
 """
 # The existing records the rows were linked to may already be on the roster (G7: an archived entry is history).
 _ADD_LINKED_TO_ROSTER = """
-INSERT INTO roster_entries (id, group_id, client_id, provider_user_id, added_by_user_id)
-SELECT gen_random_uuid(), $2, s.client_id, $3, $4
+INSERT INTO roster_entries (id, group_id, client_id, provider_user_id, added_by_user_id, import_id)
+SELECT gen_random_uuid(), $2, s.client_id, $3, $4, $1
 FROM (SELECT DISTINCT client_id FROM import_rows WHERE import_id = $1 AND outcome = 'linked') s
 ON CONFLICT (client_id, provider_user_id) WHERE archived_at IS NULL DO NOTHING
 """
@@ -142,7 +142,7 @@ async def finalize(db: AsyncSession, storage: Storage, imp: ClientImport, actor:
     lap("invitations")
     await driver.execute(_MARK_PEOPLE_ROWS)
     lap("mark_rows")
-    await driver.execute(_ADD_NEW_TO_ROSTER, imp.group_id, imp.provider_user_id, by)
+    await driver.execute(_ADD_NEW_TO_ROSTER, imp.group_id, imp.provider_user_id, by, imp.id)
     await driver.execute("DROP TABLE import_people")
     await driver.execute(_ADD_LINKED_TO_ROSTER, imp.id, imp.group_id, imp.provider_user_id, by)
     lap("roster")
@@ -223,7 +223,7 @@ async def _attach_documents(
                     db, storage, group_id=imp.group_id, client_id=row["client_id"], file_name=document["file_name"],
                     content_type=None, data=content, source="import", uploaded_by=imp.finalized_by_user_id, actor=actor,
                     # An unknown folder is filed as the most guarded kind, never as an ordinary one.
-                    category=EXPORT_CATEGORIES.get(document.get("category"), "psychotherapy_note"),
+                    category=EXPORT_CATEGORIES.get(document.get("category"), "psychotherapy_note"), import_id=imp.id,
                 )
                 attached += 1
             except (Problem, ImportRejected) as why:

@@ -145,3 +145,15 @@ async def finalize_import(
     if queued:
         response.status_code = 202
     return service.import_out(view)
+
+
+@imports_router.post(
+    "/{import_id}/undo", dependencies=[Idempotent], responses=ERRORS, **allowed(Capability.CLIENTS), summary="Undo an import"
+)
+async def undo_import(group_id: uuid.UUID, import_id: uuid.UUID, actor: CurrentActor, db: DB) -> schemas.ImportOut:
+    """Take back a finalized import as long as nothing was done with the clients it added: the client records,
+    accounts (never used), roster entries and invitations it made are deleted, the roster entries it added to
+    existing clients are removed, and the documents it attached are deleted. Otherwise 409 `import_undo_blocked`
+    lists, per client, what was done since (`session`, `document`, `message`, `onboarding`, `invitation_accepted`,
+    `edited`, `account_used`). Undoing an undone import changes nothing and returns it."""
+    return service.import_out(await service.undo_import(db, actor, group_id, import_id))

@@ -6,7 +6,7 @@ from pydantic import BaseModel, Field
 
 from app.core.schemas import Strict, omittable
 
-ImportStatus = Literal["queued", "analyzing", "needs_mapping", "ready", "failed", "finalizing", "finalized"]
+ImportStatus = Literal["queued", "analyzing", "needs_mapping", "ready", "failed", "finalizing", "finalized", "undone"]
 MappableField = Literal["first_name", "middle_name", "last_name", "email", "phone"]
 RowClass = Literal["new", "existing", "uncertain", "invalid"]
 
@@ -53,6 +53,15 @@ class ImportResult(BaseModel):
     welcome_emails: int = 0
 
 
+class UndoResult(BaseModel):
+    rows_undone: int = Field(description="Rows whose client was removed or unlinked.")
+    clients_removed: int = Field(description="Client records the import had made, deleted.")
+    accounts_removed: int = Field(description="Accounts the import had made and nobody used, deleted.")
+    roster_entries_removed: int
+    invitations_removed: int = Field(description="Pending invitations of the removed records, withdrawn.")
+    documents_removed: int = Field(description="Documents the import had attached, detached and deleted.")
+
+
 class FileColumns(BaseModel):
     headers: list[str] = Field(description="The file's header cells, in order (the file's content: personal data).")
     samples: list[list[str]] = Field(description="A few rows below the header, to tell the columns apart.")
@@ -88,6 +97,8 @@ class ImportOut(BaseModel):
     created_at: datetime
     analyzed_at: datetime | None
     finalized_at: datetime | None
+    undone_at: datetime | None = Field(None, description="When the import was undone (status `undone`).")
+    undo: UndoResult | None = Field(None, description="What undoing the import removed.")
 
 
 class Candidate(BaseModel):
@@ -129,7 +140,7 @@ class ImportRowOut(BaseModel):
     matched_client_id: uuid.UUID | None
     candidates: list[Candidate] = Field(description="For uncertain rows: the clients it may be (I7).")
     documents: list[RowDocument]
-    outcome: Literal["imported", "linked", "skipped"] | None
+    outcome: Literal["imported", "linked", "skipped", "undone"] | None
     client_id: uuid.UUID | None
     problems: list[RowProblem] = Field(description="What in this row cannot be imported or is left out, per column.")
 

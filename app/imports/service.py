@@ -29,6 +29,7 @@ from app.core.storage import Storage
 from app.imports import schemas
 from app.imports.analysis import PASSWORD_PURPOSE, gather_candidates, problems_json
 from app.imports.finalize import finalize
+from app.imports.undo import undo
 from app.imports.matching import CandidateIndex, classify, email_key, normalise
 from app.imports.parsers import PRECHECK_BYTES, ImportRejected, precheck_upload
 from app.imports.parsers.columns import REQUIRED_FIELDS, header_key, normalise_header
@@ -172,7 +173,7 @@ async def _counts(db: AsyncSession, import_ids: list[uuid.UUID]) -> dict[uuid.UU
 
 
 async def _views(db: AsyncSession, imports: list[ClientImport]) -> list[ImportView]:
-    analysed = [i.id for i in imports if i.status in ("ready", "finalizing", "finalized")]
+    analysed = [i.id for i in imports if i.status in ("ready", "finalizing", "finalized", "undone")]
     counts = await _counts(db, analysed)
     return [ImportView(i, counts.get(i.id, schemas.ImportCounts()) if i.id in analysed else None) for i in imports]
 
@@ -192,6 +193,7 @@ def import_out(view: ImportView) -> schemas.ImportOut:
         mapping=i.mapping,
         result=schemas.ImportResult(**i.result) if i.result else None,
         created_at=i.created_at, analyzed_at=i.analyzed_at, finalized_at=i.finalized_at,
+        undone_at=i.undone_at, undo=schemas.UndoResult(**i.result["undo"]) if i.result and "undo" in i.result else None,
     )
 
 
@@ -477,3 +479,19 @@ async def finalize_import(
 async def read_import_view(db: AsyncSession, imp: ClientImport) -> ImportView:
     [view] = await _views(db, [imp])
     return view
+
+
+async def undo_import(
+    db: AsyncSession, actor: Actor, group_id: uuid.UUID, import_id: uuid.UUID
+) -> ImportView:
+    """I14: undo a finalized import while nothing was built on it. The import row is locked first: a concurrent
+    undo waits, then finds it undone and returns it as it is (undo twice removes nothing twice)."""
+    imp, _ = await _visible_import(db, actor, group_id, import_id, for_update=True)
+    if imp.status != "undone":
+        if imp.status != "finalized":
+            raise conflict("import_not_finalized", f"The import is {imp.status}: only a finalized import can be undone. "
+                           "An import not finalized yet has imported nothing: leave it, or upload the file again.",
+                           import_status=imp.status)
+        await undo(db, imp, actor)
+        await db.refresh(imp)
+    return await read_import_view(db, imp)

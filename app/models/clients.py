@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    Uuid,
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, INET
@@ -128,6 +129,9 @@ class RosterEntry(Base):
     added_by_user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     archived_at: Mapped[datetime | None] = timestamp()
     archived_by_user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # I14: the import that added the entry, so that undoing it removes exactly its entries. A tag, not a foreign
+    # key: an import's deletion must not look through every roster entry.
+    import_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
 
 
 class InsurancePolicy(_InsuranceTerms, Base):
@@ -194,6 +198,8 @@ class ClientDocument(Base):
     source: Mapped[str] = mapped_column(String(20), server_default="upload")
     category: Mapped[str] = mapped_column(String(20), server_default="clinical", default="clinical")
     uploaded_by_user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # I14: the import that attached it (undoing the import detaches exactly these). A tag, as on roster entries.
+    import_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     created_at: Mapped[datetime] = stamped_now()
 
 

@@ -30,7 +30,7 @@ class ClientImport(Base):
     __tablename__ = "client_imports"
     __table_args__ = (
         CheckConstraint(
-            "status IN ('queued', 'analyzing', 'needs_mapping', 'ready', 'failed', 'finalizing', 'finalized')",
+            "status IN ('queued', 'analyzing', 'needs_mapping', 'ready', 'failed', 'finalizing', 'finalized', 'undone')",
             name="status",
         ),
         CheckConstraint("rows_done <= rows_total", name="progress"),
@@ -69,6 +69,8 @@ class ClientImport(Base):
     finalize_requested_at: Mapped[datetime | None] = timestamp()
     finalized_at: Mapped[datetime | None] = timestamp()
     finalized_by_user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # I14: when the import was undone (its result keeps what the undo removed).
+    undone_at: Mapped[datetime | None] = timestamp()
     send_welcome_email: Mapped[bool] = mapped_column(Boolean, server_default=text("false"), default=False)
     # What finalizing did: clients imported, linked, documents attached, skipped (I8).
     result: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
@@ -84,7 +86,7 @@ class ImportRow(Base):
     __tablename__ = "import_rows"
     __table_args__ = (
         CheckConstraint("classification IN ('new', 'existing', 'uncertain', 'invalid')", name="classification"),
-        CheckConstraint("outcome IS NULL OR outcome IN ('imported', 'linked', 'skipped')", name="outcome"),
+        CheckConstraint("outcome IS NULL OR outcome IN ('imported', 'linked', 'skipped', 'undone')", name="outcome"),
         Index("ix_import_rows_import_id_classification_id", "import_id", "classification", "id"),
         Index("ix_import_rows_import_id_id", "import_id", "id"),
         # Review (selection) and finalize (outcome, client) update every row of an import. No index
@@ -114,12 +116,15 @@ class ImportRow(Base):
     candidate_client_ids: Mapped[list[uuid.UUID]] = mapped_column(
         ARRAY(Uuid), server_default="{}", default=list
     )
-    matched_client_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("clients.id", ondelete="SET NULL"))
+    # The client ids below are history, not foreign keys: deleting client records (an undo of 100,000, I14) would
+    # otherwise look through every import row of every import for each record (no index on them: see fillfactor).
+    # Readers join clients, so an id whose record is gone matches nothing.
+    matched_client_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     selected: Mapped[bool] = mapped_column(Boolean, server_default=text("false"), default=False)
     # DocumentRefs from the archive: member name, file name, size, category.
     documents: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default="[]", default=list)
     outcome: Mapped[str | None] = mapped_column(String(10))
-    client_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("clients.id", ondelete="SET NULL"))
+    client_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
 
 
 class ImportMapping(Base):

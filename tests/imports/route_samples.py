@@ -2,7 +2,8 @@
 checked by test_route_samples.py.
 
 The upload is multipart: its SAMPLE_BODIES entry is the marker `{"__multipart__": True}` and
-SAMPLE_FILES holds the file (a two-line CSV) as httpx's `files=`.
+SAMPLE_FILES holds the file (a two-line CSV) as httpx's `files=`. The undo route has no body: the matrix calls it on
+the world's ready import (409 `import_not_finalized` for those allowed); test_route_samples.py undoes it once finalized.
 """
 
 import hashlib

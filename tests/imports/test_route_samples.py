@@ -26,3 +26,6 @@ async def test_samples_are_accepted(
     assert bulk.status_code == 200, bulk.text
     done = await client.post(f"{base}/{ids['import_id']}/finalize", json=SAMPLE_BODIES["imports-finalize_import"], headers=headers)
     assert done.status_code == 200 and done.json()["result"]["clients_imported"] == 1, done.text
+    # The undo route (no body): the world's import, once finalized, is undone (rule I14).
+    undone = await client.post(f"{base}/{ids['import_id']}/undo", headers=headers)
+    assert undone.status_code == 200 and undone.json()["status"] == "undone", undone.text
