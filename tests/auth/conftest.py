@@ -9,25 +9,18 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core import clock
 from app.core.passwords import hash_password
 from app.models import User
+from tests.fixtures.clock import Clock, freeze
 from tests.fixtures.factories import make_user
 
 PASSWORD = "a long enough password"
 NOW = datetime(2027, 3, 10, 15, 0, 7, tzinfo=UTC)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-
 @pytest.fixture
 def frozen(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    fake = Clock()
-    monkeypatch.setattr(clock, "now", lambda: fake.now)
-    return fake
+    return freeze(monkeypatch, NOW)
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.clients.readiness import CURRENT_FORM_VERSIONS
 from app.clients.service import enroll
-from app.core import clock
 from app.models import (
     Acknowledgement,
     BillingMethod,
@@ -23,24 +22,15 @@ from app.models import (
     Rate,
     User,
 )
+from tests.fixtures.clock import Clock, freeze
 from tests.fixtures.factories import make_group, make_user, user_headers
 
 NOW = datetime(2027, 3, 10, 15, 0, tzinfo=UTC)  # a Wednesday
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def set(self, at: datetime) -> None:
-        self.now = at
-
-
 @pytest.fixture
 def frozen(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    fake = Clock()
-    monkeypatch.setattr(clock, "now", lambda: fake.now)
-    return fake
+    return freeze(monkeypatch, NOW)
 
 
 @pytest.fixture
