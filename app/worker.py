@@ -26,7 +26,7 @@ from app.core.storage import LocalStorage
 from app.imports.analysis import analyze_import
 from app.imports.finalize import finalize_import
 from app.imports.sweeper import sweep_imports
-from app.imports.undo import purge_stored_objects
+from app.imports.undo import purge_stored_objects, purge_unused_accounts
 from app.models import AuthSession, EmailVerificationToken, IdempotencyRecord
 from app.payouts.settlement import settle_job
 
@@ -146,6 +146,7 @@ class WorkerSettings:
         # A mail is seconds of work: a killed worker's mail is redelivered after 70 s, not arq's 310.
         arq_function(tracked(deliver_mail), name="deliver_mail", timeout=60), relay_outbox_job, purge_expired, arq_function(tracked(settle_job), name="settle"),
         tracked(analyze_import), tracked(finalize_import), tracked(purge_stored_objects),
+        tracked(purge_unused_accounts),
     ]
     cron_jobs = [
         cron(relay_outbox_job, second=set(range(0, 60, 5)), run_at_startup=True, unique=True),

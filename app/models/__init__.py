@@ -23,6 +23,10 @@ from app.models.practice import BankAccount, BankAccountChange, IdentityVerifica
 from app.models.providers import IntakeForm, PracticeLocation, ProviderProfile
 from app.models.sessions import TherapySession
 from app.models.users import AuthSession, EmailVerificationToken, PasswordResetToken, RecoveryCode, User
+from app.core.db import Base
+from app.models.foreign_key_indexes import index_foreign_keys
+
+index_foreign_keys(Base.metadata)
 
 __all__ = [
     "Invitation",

@@ -8,7 +8,9 @@ import httpx
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.clients.service import enroll
 from app.core.storage import LocalStorage
+from app.imports.undo import purge_unused_accounts
 from app.models import (
     Acknowledgement,
     AuditEvent,
@@ -23,7 +25,7 @@ from app.models import (
     TherapySession,
     User,
 )
-from tests.fixtures.factories import add_member, make_user, user_headers
+from tests.fixtures.factories import add_member, make_group, make_user, user_headers
 from tests.imports import fixtures_gen as gen
 from tests.imports.conftest import Importer, existing_client
 
@@ -65,6 +67,11 @@ async def test_undo_removes_what_the_import_made(importer: Importer, db: AsyncSe
                             "invitations_removed": 3, "documents_removed": 0}
     assert body["result"]["clients_imported"] == 3  # what finalize did stays readable
     assert await _count(db, Client, Client.id.in_(client_ids)) == 0
+    # The accounts it made go by a job sent with the undo, run here as the worker runs it (twice: no harm).
+    purges = list(await db.scalars(select(OutboxJob).where(OutboxJob.function == "purge_unused_accounts")))
+    assert sorted(u for job in purges for u in job.args) == sorted(str(u) for u in user_ids)
+    assert [await purge_unused_accounts(importer.ctx, *job.args) for job in purges] == [3]
+    assert await purge_unused_accounts(importer.ctx, *purges[0].args) == 0
     assert await _count(db, User, User.id.in_(user_ids)) == 0
     assert await _count(db, RosterEntry, RosterEntry.client_id.in_(client_ids)) == 0
     assert await _count(db, Invitation, Invitation.client_id.in_(client_ids)) == 0
@@ -180,6 +187,27 @@ async def test_undo_is_refused_listing_every_blocker(
     assert all(set(b) == {"client_id", "reason"} for b in blockers)  # no names, emails or values
     assert (await importer.get(imp["id"]))["status"] == "finalized"
     assert await _count(db, Client, Client.id.in_([x.id for x in c])) == 8
+
+
+async def test_an_account_taken_into_use_after_the_undo_is_kept(importer: Importer, db: AsyncSession) -> None:
+    # rule I14: the accounts are deleted after commit, each checked again then: one that meanwhile got a
+    # password, a record in another practice or an invitation is the person's now and stays
+    imp = await _finalized(importer, gen.people_csv(4))
+    made = await _made(db, imp["id"])
+    user_ids = [c.user_id for c in made]
+    assert (await _undo(importer, imp["id"])).status_code == 200
+    password, other_record, invited, untouched = [await db.get(User, u) for u in user_ids]
+    password.password_hash = "$argon2id$v=19$m=65536,t=3,p=4$c29tZXNhbHQ$c29tZWhhc2g"
+    elsewhere = await make_user(db, first_name="Pia", last_name="Provider")
+    other = await make_group(db, owner=elsewhere)
+    await enroll(db, group_id=other.id, user=other_record, provider_user_id=elsewhere.id, added_by=elsewhere.id)
+    db.add(Invitation(id=uuid.uuid4(), group_id=other.id, user_id=invited.id, kind="provider", with_account=False,
+                      expires_at=datetime.now(UTC) + timedelta(days=7)))
+    await db.flush()
+    purges = list(await db.scalars(select(OutboxJob).where(OutboxJob.function == "purge_unused_accounts")))
+    assert sum([await purge_unused_accounts(importer.ctx, *job.args) for job in purges]) == 1
+    kept = set(await db.scalars(select(User.id).where(User.id.in_(user_ids))))
+    assert kept == {password.id, other_record.id, invited.id}  # `untouched` is gone
 
 
 async def test_undo_of_an_import_not_finalized_is_refused(importer: Importer) -> None:
