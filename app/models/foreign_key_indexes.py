@@ -7,7 +7,7 @@ are mostly empty (who archived, who cancelled) get a partial index on their non-
 look-up (`column = $1` implies `column IS NOT NULL`) and costs nothing when rows are written without them.
 """
 
-from sqlalchemy import Index, MetaData, Table
+from sqlalchemy import Index, MetaData, Table, UniqueConstraint
 
 
 def _leading_columns(table: Table) -> set[str]:
@@ -19,9 +19,8 @@ def _leading_columns(table: Table) -> set[str]:
             first = index.expressions[0]
             leading.add(first if isinstance(first, str) else getattr(first, "name", ""))
     for constraint in table.constraints:
-        columns = getattr(constraint, "columns", None)
-        if constraint.__class__.__name__ == "UniqueConstraint" and columns:
-            leading.add(next(iter(columns)).name)
+        if isinstance(constraint, UniqueConstraint) and constraint.columns:
+            leading.add(next(iter(constraint.columns)).name)
     return leading
 
 
