@@ -40,7 +40,8 @@ async def startup(ctx: dict[str, Any]) -> None:
     assert settings.database_url, "DATABASE_URL must be set"
     database = Database(settings.database_url, settings)
     ctx.update(settings=settings, database=database, sessionmaker=database.sessionmaker, mail=mail_backend(settings))
-    ctx.setdefault("storage", storage_from_settings(settings))
+    if "storage" not in ctx:  # tests pass their own; an S3 client is made only when needed
+        ctx["storage"] = storage_from_settings(settings)
     # A frozen Redis fails the worker's commands within seconds instead of stalling it (arq sets no read timeout).
     with_socket_timeout(ctx["redis"], settings.redis_timeout_s)
 
