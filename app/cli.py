@@ -66,10 +66,13 @@ def main(argv: list[str] | None = None) -> None:
 
 def _with_services(*, redis: bool = True) -> dict[str, str]:
     """The process environment, with embedded services started for the URLs that are unset."""
-    from app.embedded import ensure_services
+    from app.embedded import EmbeddedNotInstalled, ensure_services
 
     env = dict(os.environ)
-    started = ensure_services(get_settings().data_dir, env, redis=redis)
+    try:
+        started = ensure_services(get_settings().data_dir, env, redis=redis)
+    except EmbeddedNotInstalled as exc:
+        sys.exit(f"caseload: {exc}")
     os.environ.update(env)
     get_settings.cache_clear()
     for name in started:

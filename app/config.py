@@ -58,6 +58,18 @@ class Settings(BaseSettings):
     max_upload_bytes: int = 200 * 1_048_576
     max_document_bytes: int = 25 * 1_048_576  # one client document (C7)
     files_dir: Path | None = None  # default: <data_dir>/files
+    # O2: where file bytes live. `local`: FILES_DIR on this machine; `s3`: a bucket every API and worker
+    # machine shares (any S3-compatible service; credentials from these settings or boto3's usual chain).
+    storage_backend: Literal["local", "s3"] = "local"
+    s3_bucket: str | None = None
+    s3_prefix: str = ""
+    s3_endpoint_url: str | None = None
+    s3_region: str | None = None
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = None
+    # Server-side encryption requested on every write: `AES256` (bucket-managed keys) or `aws:kms`.
+    s3_server_side_encryption: Literal["AES256", "aws:kms"] = "AES256"
+    s3_kms_key_id: str | None = None
     booking_signups_per_address: int = 20  # C5 sign-ups per client address and window
     booking_signup_window_s: int = 3600
     idempotency_ttl_hours: int = 48
@@ -99,6 +111,12 @@ class Settings(BaseSettings):
     def _no_development_secrets_in_production(self) -> "Settings":
         if self.environment == "production" and DEVELOPMENT_KEY in self.encryption_keys:
             raise ValueError("ENCRYPTION_KEYS must be set in production (the development key is public)")
+        return self
+
+    @model_validator(mode="after")
+    def _a_bucket_for_s3(self) -> "Settings":
+        if self.storage_backend == "s3" and not self.s3_bucket:
+            raise ValueError("STORAGE_BACKEND=s3 needs S3_BUCKET (and S3_ENDPOINT_URL for a service other than AWS)")
         return self
 
     @property

@@ -21,7 +21,7 @@ from app.core.logging import configure_logging
 from app.core.middleware import RequestContextMiddleware, wait_for_requests
 from app.core.openapi import build_openapi
 from app.core.redis import connect
-from app.core.storage import LocalStorage
+from app.core.storage import storage_from_settings
 from app.documents.router import documents_router
 from app.estimates.router import estimates_router
 from app.groups.router import groups_router
@@ -82,7 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await app.state.db.start()
         app.state.redis = await connect(settings.redis_url, settings.redis_timeout_s)
         app.state.outbox_relay = OutboxRelay(app.state.db.sessionmaker, app.state.redis)
-        app.state.storage = LocalStorage(settings.files_path)
+        app.state.storage = storage_from_settings(settings)
         try:
             yield
         finally:

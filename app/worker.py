@@ -22,7 +22,7 @@ from app.core.logging import configure_logging
 from app.core.mail import deliver_one, mail_backend
 from app.core.outages import outage_code
 from app.core.redis import redis_settings, with_socket_timeout
-from app.core.storage import LocalStorage
+from app.core.storage import storage_from_settings
 from app.imports.analysis import analyze_import
 from app.imports.finalize import finalize_import
 from app.imports.sweeper import sweep_imports
@@ -40,7 +40,8 @@ async def startup(ctx: dict[str, Any]) -> None:
     assert settings.database_url, "DATABASE_URL must be set"
     database = Database(settings.database_url, settings)
     ctx.update(settings=settings, database=database, sessionmaker=database.sessionmaker, mail=mail_backend(settings))
-    ctx.setdefault("storage", LocalStorage(settings.files_path))
+    if "storage" not in ctx:  # tests pass their own; an S3 client is made only when needed
+        ctx["storage"] = storage_from_settings(settings)
     # A frozen Redis fails the worker's commands within seconds instead of stalling it (arq sets no read timeout).
     with_socket_timeout(ctx["redis"], settings.redis_timeout_s)
 

@@ -17,4 +17,15 @@ from tests.fixtures.services import prepare_test_services  # noqa: E402
 
 prepare_test_services(Path(__file__).resolve().parent.parent / ".data" / "test-services")
 
+if os.environ.get("CASELOAD_TEST_STORAGE") == "s3":
+    # O2: every file of the run in a bucket of a real S3-protocol server (moto), not a directory.
+    import atexit
+
+    from tests.fixtures.s3 import MotoServer
+
+    _moto = MotoServer().start()
+    atexit.register(_moto.stop)
+    _moto.create_bucket()
+    os.environ.update(_moto.settings_env(prefix="run"))
+
 pytest_plugins = ["tests.fixtures.database", "tests.fixtures.app", "tests.fixtures.live", "tests.fixtures.cast"]

@@ -12,15 +12,19 @@ import asyncpg
 import redis.exceptions
 import sqlalchemy.exc
 
+from app.core.storage import StorageUnavailable
+
 DATABASE_UNAVAILABLE = "database_unavailable"
 DATABASE_BUSY = "database_busy"
 QUEUE_UNAVAILABLE = "queue_unavailable"
+STORAGE_UNAVAILABLE = "storage_unavailable"
 
 # What a client reads: what happened and what to do. `Retry-After` is in seconds.
 ANSWERS: dict[str, tuple[str, str]] = {
     DATABASE_UNAVAILABLE: ("2", "The database is unavailable for a moment; nothing was changed. Retry shortly."),
     DATABASE_BUSY: ("1", "The service is busy; nothing was changed. Retry shortly."),
     QUEUE_UNAVAILABLE: ("2", "A service this request needs is unavailable for a moment; nothing was changed. Retry shortly."),
+    STORAGE_UNAVAILABLE: ("2", "File storage is unavailable for a moment; nothing was changed. Retry shortly."),
 }
 
 # SQLSTATE classes and codes of a server that is going away, restarting or full (08003 is asyncpg's
@@ -45,6 +49,8 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
 def outage_code(exc: BaseException) -> str | None:
     """`database_unavailable`, `database_busy`, `queue_unavailable`, or None when `exc` is not an outage."""
     for current in _chain(exc):
+        if isinstance(current, StorageUnavailable):
+            return STORAGE_UNAVAILABLE
         if isinstance(current, (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)):
             return QUEUE_UNAVAILABLE
         if isinstance(current, sqlalchemy.exc.TimeoutError):  # the ORM pool's wait

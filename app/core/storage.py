@@ -2,8 +2,8 @@
 
 Keys are made by the server (`groups/<group_id>/clients/<client_id>/<uuid>`), never taken from a request;
 the checks below refuse anything else anyway, so a bug upstream cannot write outside the root.
-Nothing here is kept in process memory: any API process or worker sharing the root (or, later, a
-bucket) sees the same objects.
+Nothing here is kept in process memory: any API process or worker sharing the root (or the bucket of
+app/core/storage_s3.py, STORAGE_BACKEND=s3) sees the same objects.
 """
 
 import asyncio
@@ -13,9 +13,12 @@ import tempfile
 from collections.abc import AsyncIterator
 from contextlib import suppress
 from pathlib import Path
-from typing import Annotated, BinaryIO, Protocol
+from typing import TYPE_CHECKING, Annotated, BinaryIO, Protocol
 
 from fastapi import Depends, Request
+
+if TYPE_CHECKING:
+    from app.config import Settings
 
 CHUNK_SIZE = 64 * 1024
 # Segments of letters, digits, dot, dash and underscore, never starting with a dot: no `..`, no hidden
@@ -29,6 +32,10 @@ class StorageKeyRefused(ValueError):
 
 class ObjectNotFound(LookupError):
     """No object under this key."""
+
+
+class StorageUnavailable(Exception):
+    """The storage service cannot be reached or failed for a moment: an outage (503, job retried), not a bug."""
 
 
 class Storage(Protocol):
@@ -104,6 +111,15 @@ class LocalStorage:
 def _sync(file: BinaryIO) -> None:
     file.flush()
     os.fsync(file.fileno())
+
+
+def storage_from_settings(settings: "Settings") -> Storage:
+    """The configured backend (O2): a local directory, or an S3-compatible bucket shared by all machines."""
+    if settings.storage_backend == "s3":
+        from app.core.storage_s3 import S3Storage  # boto3 is loaded only where it is used
+
+        return S3Storage.from_settings(settings)
+    return LocalStorage(settings.files_path)
 
 
 def get_storage(request: Request) -> Storage:

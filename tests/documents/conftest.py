@@ -1,7 +1,6 @@
 """The cast of the document tests: a group with its owner, a provider with a client, a colleague with
 another client, an admin who does not provide, the group's API key, and another group's owner."""
 
-from pathlib import Path
 
 import httpx
 import pytest
@@ -9,8 +8,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.clients.service import enroll
-from app.core.storage import LocalStorage
+from app.core.storage import Storage
 from app.models import AuditEvent, Client, ClientDocument, Group, User
+from tests.fixtures.app import stored_keys
 from tests.fixtures.factories import make_group, make_user
 
 # Smallest bytes each detector accepts.
@@ -69,9 +69,9 @@ async def upload(
     return await http.post(documents_url(group, client), files={"file": (name, data, content_type)}, headers=headers)
 
 
-def stored_files(storage: LocalStorage) -> list[Path]:
-    """Every object in storage (temporary files included: none may be left behind)."""
-    return sorted(path for path in storage.root.rglob("*") if path.is_file()) if storage.root.exists() else []
+def stored_files(storage: Storage) -> list[str]:
+    """Every object's key in storage (half-written ones included: none may be left behind)."""
+    return stored_keys(storage)
 
 
 async def documents_of(db: AsyncSession, client: Client) -> list[ClientDocument]:

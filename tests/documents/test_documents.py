@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import get_settings
-from app.core.storage import LocalStorage
+from app.core.storage import Storage
 from app.documents.router import _UPLOAD_BODY_LIMIT
 from app.models import Client, Group, User
 from tests.documents.conftest import (
@@ -23,7 +23,7 @@ from tests.fixtures.factories import api_key, bearer, user_headers
 
 
 async def test_upload_list_download_round_trip(
-    client: httpx.AsyncClient, db: AsyncSession, group: Group, provider: User, client_record: Client, storage: LocalStorage
+    client: httpx.AsyncClient, db: AsyncSession, group: Group, provider: User, client_record: Client, storage: Storage
 ) -> None:
     # rule C7: documents belong to the client and are listed and downloaded by those who may see the client
     headers = await user_headers(db, provider)
@@ -52,7 +52,7 @@ async def test_upload_list_download_round_trip(
     assert download.headers["x-content-type-options"] == "nosniff"
     assert download.headers["cache-control"] == "private, no-store"
     # The bytes live in storage under a key the server made, not under the uploaded name.
-    assert [p.relative_to(storage.root).as_posix() for p in stored_files(storage)] == sorted(
+    assert stored_files(storage) == sorted(
         f"groups/{group.id}/clients/{client_record.id}/{d}" for d in (body["id"], second.json()["id"])
     )
 
@@ -98,7 +98,7 @@ REFUSED = {
 
 @pytest.mark.parametrize("data", REFUSED.values(), ids=REFUSED.keys())
 async def test_disallowed_content_named_as_a_pdf_is_refused(
-    client: httpx.AsyncClient, db: AsyncSession, group: Group, provider: User, client_record: Client, storage: LocalStorage, data: bytes
+    client: httpx.AsyncClient, db: AsyncSession, group: Group, provider: User, client_record: Client, storage: Storage, data: bytes
 ) -> None:
     # rule C7: only the allow-listed types, whatever the name and declared type say
     response = await upload(client, group, client_record, await user_headers(db, provider), data, "report.pdf", "application/pdf")
@@ -126,7 +126,7 @@ async def test_path_traversal_and_control_characters_in_the_name_are_neutralised
     group: Group,
     provider: User,
     client_record: Client,
-    storage: LocalStorage,
+    storage: Storage,
     declared: str,
     stored: str,
 ) -> None:
@@ -134,8 +134,8 @@ async def test_path_traversal_and_control_characters_in_the_name_are_neutralised
     response = await upload(client, group, client_record, await user_headers(db, provider), PDF, declared)
     assert response.status_code == 201, response.text
     assert response.json()["file_name"] == stored
-    (path,) = stored_files(storage)
-    assert path.relative_to(storage.root).as_posix() == f"groups/{group.id}/clients/{client_record.id}/{response.json()['id']}"
+    (key,) = stored_files(storage)
+    assert key == f"groups/{group.id}/clients/{client_record.id}/{response.json()['id']}"
 
 
 async def test_a_unicode_name_is_sent_back_in_rfc_5987_form(
@@ -166,7 +166,7 @@ async def test_a_document_over_the_size_limit_is_refused(
     group: Group,
     provider: User,
     client_record: Client,
-    storage: LocalStorage,
+    storage: Storage,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # MAX_DOCUMENT_BYTES: one document's limit (25 MB by default)
@@ -180,7 +180,7 @@ async def test_a_document_over_the_size_limit_is_refused(
 
 
 async def test_a_body_over_the_routes_limit_is_cut_off_with_a_problem(
-    client: httpx.AsyncClient, db: AsyncSession, group: Group, provider: User, client_record: Client, storage: LocalStorage
+    client: httpx.AsyncClient, db: AsyncSession, group: Group, provider: User, client_record: Client, storage: Storage
 ) -> None:
     # The route's body limit (the document limit plus the multipart envelope) stops a huge body early.
     response = await upload(client, group, client_record, await user_headers(db, provider), PDF + b"0" * _UPLOAD_BODY_LIMIT)
@@ -213,7 +213,7 @@ async def test_another_groups_member_finds_nothing_and_stores_nothing(
     stranger: User,
     other_group: Group,
     client_record: Client,
-    storage: LocalStorage,
+    storage: Storage,
 ) -> None:
     # rule R1: another group's client does not exist for this caller (404), and nothing is written
     document_id = (await upload(client, group, client_record, await user_headers(db, provider))).json()["id"]
@@ -234,7 +234,7 @@ async def test_a_provider_does_not_see_a_colleagues_clients_documents(
     provider: User,
     colleague: User,
     colleagues_client: Client,
-    storage: LocalStorage,
+    storage: Storage,
 ) -> None:
     # rule R1 and the capability table: a provider's client list is their own roster
     document_id = (await upload(client, group, colleagues_client, await user_headers(db, colleague))).json()["id"]
@@ -292,7 +292,7 @@ async def test_the_list_is_paginated_by_cursor(
 
 
 async def test_a_retried_upload_with_the_same_idempotency_key_is_stored_once(
-    client: httpx.AsyncClient, db: AsyncSession, group: Group, provider: User, client_record: Client, storage: LocalStorage
+    client: httpx.AsyncClient, db: AsyncSession, group: Group, provider: User, client_record: Client, storage: Storage
 ) -> None:
     # rule X2: the retry (byte for byte the same request, multipart boundary included) gets the first response
     headers = {
@@ -311,12 +311,12 @@ async def test_a_retried_upload_with_the_same_idempotency_key_is_stored_once(
 
 
 async def test_a_document_whose_bytes_are_gone_is_a_clear_server_error(
-    client: httpx.AsyncClient, db: AsyncSession, group: Group, provider: User, client_record: Client, storage: LocalStorage
+    client: httpx.AsyncClient, db: AsyncSession, group: Group, provider: User, client_record: Client, storage: Storage
 ) -> None:
     headers = await user_headers(db, provider)
     document_id = (await upload(client, group, client_record, headers)).json()["id"]
-    for path in stored_files(storage):
-        path.unlink()
+    for key in stored_files(storage):
+        await storage.delete(key)
     response = await client.get(f"{documents_url(group, client_record)}/{document_id}", headers=headers)
     assert (response.status_code, response.json()["code"]) == (500, "document_unavailable")
     assert response.headers["content-type"] == "application/problem+json"

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.clients.service import enroll
 from app.config import get_settings
-from app.core.storage import LocalStorage
+from app.core.storage import Storage
 from app.imports.analysis import analyze_import
 from app.imports.finalize import finalize_import
 from app.memberships.service import make_provider
@@ -42,7 +42,7 @@ async def headers(db: AsyncSession, owner: User) -> dict[str, str]:
 
 
 @pytest.fixture
-def job_ctx(conn: AsyncConnection, storage: LocalStorage) -> dict[str, Any]:
+def job_ctx(conn: AsyncConnection, storage: Storage) -> dict[str, Any]:
     return {"connection": conn, "storage": storage, "settings": get_settings()}
 
 

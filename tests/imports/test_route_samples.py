@@ -3,14 +3,14 @@
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.storage import LocalStorage
+from app.core.storage import Storage
 from app.models import Group, User
 from tests.fixtures.factories import user_headers
 from tests.imports.route_samples import SAMPLE_BODIES, SAMPLE_FILES, extend_world
 
 
 async def test_samples_are_accepted(
-    client: httpx.AsyncClient, db: AsyncSession, group: Group, owner: User, storage: LocalStorage
+    client: httpx.AsyncClient, db: AsyncSession, group: Group, owner: User, storage: Storage
 ) -> None:
     ids: dict = {"group_id": group.id, "user_id": owner.id}
     await extend_world(db, ids, storage)
