@@ -50,7 +50,8 @@ UPDATE outbox_jobs SET progress = CAST(:progress AS jsonb)
 async def _write(sessionmaker: async_sessionmaker[AsyncSession], statement: str, **params: Any) -> Any:
     try:
         async with sessionmaker() as db:
-            value = (await db.execute(text(statement), params)).scalar()
+            result = await db.execute(text(statement), params)
+            value = result.scalar() if result.returns_rows else None
             await db.commit()
             return value
     except Exception as exc:
