@@ -7,6 +7,7 @@
   migrate        apply database migrations
   create-staff   create (or promote) a Caseload staff account
   settle         run a payout settlement now, in this process (P5: safe beside the workers' own)
+  jobs           list the background jobs, replay a failed one
   openapi        write openapi/openapi.json (or --check it)
   audit verify   recompute the audit log's hash chains (one group's or all); exit 1 at the first broken row
 """
@@ -15,6 +16,7 @@ import argparse
 import asyncio
 import getpass
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -28,40 +30,147 @@ from app.config import get_settings
 OPENAPI_PATH = Path(__file__).resolve().parent.parent / "openapi" / "openapi.json"
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Descriptions as written, and each option's default after its help."""
+
+
+# What each command reads from the environment (or `.env`), printed by its --help.
+_DATABASE = "DATABASE_URL (PostgreSQL; unset: an embedded one under DATA_DIR)"
+_REDIS = "REDIS_URL (Redis; unset: an embedded one under DATA_DIR)"
+_COMMON = "LOG_LEVEL (INFO), DATA_DIR (.data)"
+
+
+def _epilog(*variables: str) -> str:
+    return "environment:\n" + "".join(f"  {v}\n" for v in (*variables, _COMMON)) + (
+        "\nexit status: 0 done, 1 refused or failed, 2 a database or Redis that cannot be reached"
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="caseload", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="caseload", description=__doc__, formatter_class=_HelpFormatter,
+                                     epilog=_epilog(_DATABASE, _REDIS))
     commands = parser.add_subparsers(dest="command", required=True)
-    dev = commands.add_parser("dev", help="run everything locally")
-    dev.add_argument("--host", default="127.0.0.1")
-    dev.add_argument("--port", type=int, default=8000)
-    serve = commands.add_parser("serve", help="run the API")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+
+    def command(name: str, summary: str, description: str, *variables: str) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=summary, description=description, epilog=_epilog(*variables),
+                                   formatter_class=_HelpFormatter)
+
+    dev = command("dev", "run everything locally",
+                  "Start embedded PostgreSQL and Redis when their URLs are unset, apply migrations, seed a demo group "
+                  "when the database is empty, then run the API and a worker until Ctrl-C.",
+                  _DATABASE, _REDIS, "MAIL_DIR (.data/mail)", "PUBLIC_URL (http://HOST:PORT)")
+    dev.add_argument("--host", default="127.0.0.1", help="address the API listens on")
+    dev.add_argument("--port", type=int, default=8000, help="port the API listens on")
+    serve = command("serve", "run the API",
+                    "Run the HTTP API (uvicorn with uvloop and httptools); logs are JSON lines on stdout.",
+                    _DATABASE, _REDIS, "TRUSTED_PROXIES (none)", "SHUTDOWN_GRACE_S")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on")
     serve.add_argument("--workers", type=int, default=1, help="API processes")
-    commands.add_parser("worker", help="run an arq worker")
-    commands.add_parser("migrate", help="apply migrations")
-    staff = commands.add_parser("create-staff", help="create or promote a staff account")
-    staff.add_argument("--email", required=True)
-    staff.add_argument("--first-name", default="Staff")
-    staff.add_argument("--last-name", default="Member")
+    command("worker", "run an arq worker",
+            "Run a background worker (mail, settlement, imports, the outbox relay); restarted with backoff when Redis "
+            "goes away. Logs are JSON lines on stdout.", _DATABASE, _REDIS, "MAIL_BACKEND (file)")
+    command("migrate", "apply migrations", "Apply the database migrations up to the newest.", _DATABASE)
+    staff = command("create-staff", "create or promote a staff account",
+                    "Create a verified Caseload staff account, or make an existing account staff.", _DATABASE)
+    staff.add_argument("--email", required=True, help="the account's email")
+    staff.add_argument("--first-name", default="Staff", help="first name of a new account")
+    staff.add_argument("--last-name", default="Member", help="last name of a new account")
     staff.add_argument("--password-env", default="CASELOAD_STAFF_PASSWORD", help="read the password from this variable (else prompt)")
-    settle = commands.add_parser("settle", help="run a payout settlement now")
+    settle = command("settle", "run a payout settlement now",
+                     "Run one payout settlement in this process (safe beside the workers' own): close due payouts, send "
+                     "them, poll the bank, record returns. Prints the result as JSON on stdout; logs go to stderr.",
+                     _DATABASE, _REDIS, "SETTLEMENT_BATCH_SIZE (200)", "BANK_RETURN_WINDOW_DAYS (14)",
+                     "BANK_SIM_SETTLE_SECONDS (0)", "BANK_SIM_FAILURE_RATE (0)")
     settle.add_argument("--pay-date", type=date.fromisoformat, default=None, help="only payouts of this pay date (YYYY-MM-DD)")
-    openapi = commands.add_parser("openapi", help="write the OpenAPI document")
+    jobs = command("jobs", "the background jobs (list, replay)",
+                   "The job console: what the workers ran, are running or failed.", _DATABASE, _REDIS
+                   ).add_subparsers(dest="jobs_command", required=True)
+    jobs_list = jobs.add_parser("list", help="list jobs as JSON lines, newest first", formatter_class=_HelpFormatter,
+                                description="Print one JSON object per job on stdout, newest first.",
+                                epilog=_epilog(_DATABASE))
+    jobs_list.add_argument("--state", choices=["queued", "running", "retrying", "failed", "done"], default=None,
+                           help="only jobs in this state")
+    jobs_list.add_argument("--kind", default=None, help="only jobs of this kind (e.g. settle, deliver_mail)")
+    jobs_list.add_argument("--limit", type=int, default=50, help="at most this many jobs")
+    jobs_replay = jobs.add_parser("replay", help="send a failed job to the workers again", formatter_class=_HelpFormatter,
+                                  description="Replay a failed job under its own id (every job is idempotent); prints it "
+                                              "as JSON. A job that is not failed is refused (exit 1).",
+                                  epilog=_epilog(_DATABASE, _REDIS))
+    jobs_replay.add_argument("job_id", help="the job's id, as `jobs list` shows it")
+    openapi = command("openapi", "write the OpenAPI document", "Write openapi/openapi.json from the app (or --check it).")
     openapi.add_argument("--check", action="store_true", help="fail if the committed file differs from the app")
-    audit = commands.add_parser("audit", help="the audit log").add_subparsers(dest="audit_command", required=True)
-    audit.add_parser("verify", help="recompute the hash chains").add_argument("--group", default=None, help="one group's id")
+    audit = command("audit", "the audit log", "The audit log's tools.", _DATABASE).add_subparsers(
+        dest="audit_command", required=True)
+    audit.add_parser("verify", help="recompute the hash chains", formatter_class=_HelpFormatter,
+                     description="Recompute the audit log's hash chains (one group's or all); exit 1 at the first broken row.",
+                     epilog=_epilog(_DATABASE)).add_argument("--group", default=None, help="one group's id")
     args = parser.parse_args(argv)
-    {
+    if args.command not in ("dev", "serve", "worker"):
+        # A command whose stdout is its answer (JSON): its logs go to stderr, so `| jq` works.
+        from app.core.logging import configure_logging
+
+        configure_logging(get_settings().log_level, stream=sys.stderr)
+        # Its retries of an unreachable Redis would be five lines before ours: one clear line is enough.
+        logging.getLogger("arq.connections").setLevel(logging.ERROR)
+    handler = {
         "dev": cmd_dev,
         "serve": cmd_serve,
         "worker": cmd_worker,
         "migrate": cmd_migrate,
         "create-staff": cmd_create_staff,
         "settle": cmd_settle,
+        "jobs": cmd_jobs,
         "openapi": cmd_openapi,
         "audit": cmd_audit_verify,
-    }[args.command](args)
+    }[args.command]
+    try:
+        handler(args)
+    except Exception as exc:
+        if (line := unreachable(exc)) is None:
+            raise
+        print(line, file=sys.stderr)
+        sys.exit(2)
+
+
+def unreachable(exc: BaseException) -> str | None:
+    """One line for a database or Redis that cannot be reached (or went away), else None: a bug keeps its traceback."""
+    import redis.exceptions
+
+    from app.core.outages import outage_code
+
+    chain, current = [], exc
+    while current is not None and len(chain) < 10:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    if any(isinstance(e, (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)) for e in chain):
+        service, variable = "Redis", "REDIS_URL"
+    elif outage_code(exc) is not None or any(_cannot_connect(e) for e in chain):
+        service, variable = "PostgreSQL", "DATABASE_URL"
+    else:
+        return None
+    return (f"caseload: cannot reach {service} at {_where(os.environ.get(variable, ''))} "
+            f"({type(chain[-1]).__name__}); check {variable} and that the server is running")
+
+
+def _cannot_connect(exc: BaseException) -> bool:
+    """Refused, reset, timed out or an unknown host: not a bug (asyncpg folds several addresses' refusals into one OSError)."""
+    import socket
+
+    return isinstance(exc, (ConnectionError, TimeoutError, socket.gaierror)) or (
+        isinstance(exc, OSError) and "Connect call failed" in str(exc)
+    )
+
+
+def _where(url: str) -> str:
+    """host:port of a service URL, never its credentials."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        return f"{parts.hostname or '?'}:{parts.port or 'default port'}"
+    except ValueError:
+        return "an unreadable URL"
 
 
 def _with_services(*, redis: bool = True) -> dict[str, str]:
@@ -76,7 +185,7 @@ def _with_services(*, redis: bool = True) -> dict[str, str]:
     os.environ.update(env)
     get_settings.cache_clear()
     for name in started:
-        print(f"caseload: started embedded {name}", flush=True)
+        print(f"caseload: started embedded {name}", file=sys.stderr, flush=True)
     return env
 
 
@@ -201,6 +310,7 @@ def cmd_settle(args: argparse.Namespace) -> None:
             result = await settle(
                 database.sessionmaker, bank_from_settings(redis, settings),
                 pay_date=args.pay_date, batch_size=settings.settlement_batch_size,
+                return_window_days=settings.bank_return_window_days,
             )
         finally:
             await redis.aclose()
@@ -208,6 +318,45 @@ def cmd_settle(args: argparse.Namespace) -> None:
         return result.as_dict()
 
     print(json.dumps(asyncio.run(run()), indent=2, default=str))
+
+
+def cmd_jobs(args: argparse.Namespace) -> None:
+    from app.core.db import Database
+    from app.core.errors import Problem
+    from app.core.jobs import relay_outbox
+    from app.core.pagination import PageParams
+    from app.core.redis import connect
+    from app.ops import service
+
+    env = _with_services(redis=args.jobs_command == "replay")
+    settings = get_settings()
+
+    async def run() -> list[dict]:
+        database = Database(env["DATABASE_URL"], settings)
+        try:
+            async with database.sessionmaker() as db:
+                if args.jobs_command == "list":
+                    jobs, _ = await service.list_jobs(db, PageParams(limit=args.limit, cursor=None), state=args.state, kind=args.kind)
+                    return [service.job_out(job) for job in jobs]
+                redis = await connect(env["REDIS_URL"])
+                try:
+                    job = await service.replay_job(db, redis, None, args.job_id)  # type: ignore[arg-type]
+                    answer = service.job_out(job)
+                    await db.commit()
+                    await relay_outbox(db, redis)  # sent now rather than by the workers' next relay
+                    await db.commit()
+                    return [answer]
+                finally:
+                    await redis.aclose()
+        finally:
+            await database.close()
+
+    try:
+        jobs = asyncio.run(run())
+    except Problem as problem:
+        sys.exit(f"caseload: {problem.detail}")
+    for job in jobs:
+        print(json.dumps(job, default=str))
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> None:

@@ -94,6 +94,8 @@ class Settings(BaseSettings):
     bank_sim_failure_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     # Payouts picked per transaction by the transfer step (each one is idempotent at the bank).
     settlement_batch_size: int = 200
+    # P9: how long after paid the bank may still return a transfer (the simulated bank refuses later returns).
+    bank_return_window_days: int = Field(default=14, ge=1, le=365)
 
     # Any case (uvicorn spells them in lower case); anything else stops the start with a clear message.
     log_level: Literal["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"] = "INFO"

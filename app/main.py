@@ -31,6 +31,7 @@ from app.invitations.router import invitations_router, my_invitations_router
 from app.memberships.router import memberships_router
 from app.messaging.router import messaging_router, my_messaging_router
 from app.onboarding.router import onboarding_router
+from app.ops.router import ops_router
 from app.payouts.router import payouts_router, settlements_router
 from app.practice.router import practice_ops_router, practice_router
 from app.providers.router import providers_router
@@ -59,6 +60,7 @@ ROUTERS = [
     imports_router,
     payouts_router,
     settlements_router,
+    ops_router,
     audit_router,
     my_invitations_router,
     invitations_router,

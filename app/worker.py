@@ -17,6 +17,7 @@ from sqlalchemy import delete, func, or_
 
 from app.config import Settings, get_settings
 from app.core.db import Database
+from app.core import job_console
 from app.core.jobs import mark_done, reconcile_outbox, relay_outbox
 from app.core.logging import configure_logging
 from app.core.mail import deliver_one, mail_backend
@@ -59,26 +60,39 @@ def outage_backoff(job_try: int) -> int:
 
 
 def tracked(function: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
-    """A job as the worker runs it: retried with backoff when PostgreSQL or Redis is away, and its
-    outbox row marked done once it has run (app/core/jobs.py), so the reconciler never sends it again."""
+    """A job as the worker runs it: retried with backoff when PostgreSQL or Redis is away, its outbox
+    row marked done once it has run (app/core/jobs.py), so the reconciler never sends it again, and its
+    state kept for the job console (O1): running, retrying, failed or done, one UPDATE each. Its log
+    lines carry the job id, the try and the id of the request that caused it."""
 
     @functools.wraps(function)
     async def run(ctx: dict[str, Any], *args: Any) -> Any:
+        job_id = ctx.get("job_id")
+        console = bool(job_id) and not job_id.startswith("cron:")
+        job_try = ctx.get("job_try", 1)
+        request_id = await job_console.job_started(ctx) if console else None
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(job_id=job_id, job_try=job_try, request_id=request_id)
         try:
             result = await function(ctx, *args)
-        except Retry:
+        except Retry as retry:
+            if console:  # the job's own retry (a mail server away): the error that caused it
+                await job_console.job_ended(ctx, "retrying", retry.__context__)
             raise
         except Exception as exc:
             if (code := outage_code(exc)) is None:
+                if console:
+                    await job_console.job_ended(ctx, "failed", exc)
+                log.error("job_failed", function=function.__name__, error_type=type(exc).__name__)
                 raise
-            job_try = ctx.get("job_try", 1)
             log.warning("job_outage_retry", function=function.__name__, code=code, job_try=job_try)
+            if console:
+                await job_console.job_ended(ctx, "retrying", exc)
             raise Retry(defer=outage_backoff(job_try)) from None
-        job_id = ctx.get("job_id")
-        if job_id and not job_id.startswith("cron:"):
+        if console:
             try:
                 async with ctx["sessionmaker"]() as db:
-                    await mark_done(db, job_id)
+                    await mark_done(db, job_id, job_console.result_json(result))
                     await db.commit()
             except Exception as exc:
                 log.warning("job_done_mark_failed", function=function.__name__, error_type=type(exc).__name__)

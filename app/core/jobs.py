@@ -15,7 +15,7 @@ from typing import Any
 import structlog
 from arq import ArqRedis
 from arq.constants import job_key_prefix, result_key_prefix
-from sqlalchemy import func, select, update
+from sqlalchemy import func, null, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql.functions import now
 
@@ -34,7 +34,9 @@ async def enqueue(db: AsyncSession, function: str, *args: str | int, job_id: str
 
     A deterministic `job_id` dedupes the job while arq keeps its result; jobs must be idempotent anyway.
     """
-    db.add(OutboxJob(function=function, args=list(args), job_id=job_id or f"{function}:{uuid.uuid4().hex}"))
+    # The request that caused it (or, for a job enqueued by a job, that job's originating request): job log lines carry it.
+    request_id = structlog.contextvars.get_contextvars().get("request_id")
+    db.add(OutboxJob(function=function, args=list(args), job_id=job_id or f"{function}:{uuid.uuid4().hex}", request_id=request_id))
     db.info["outbox_pending"] = True
 
 
@@ -92,10 +94,13 @@ class OutboxRelay:
             await asyncio.wait([self._task], timeout=5)
 
 
-async def mark_done(db: AsyncSession, job_id: str) -> None:
-    """The job with this arq id has run: its outbox row is done. The caller commits."""
+async def mark_done(db: AsyncSession, job_id: str, result: Any = None) -> None:
+    """The job with this arq id has run: its outbox row is done (with its answer, JSON). The caller commits."""
     await db.execute(
-        update(OutboxJob).where(OutboxJob.job_id == job_id, OutboxJob.done_at.is_(None)).values(done_at=now())
+        update(OutboxJob)
+        .where(OutboxJob.job_id == job_id, OutboxJob.done_at.is_(None))
+        .values(done_at=now(), state="done", finished_at=now(), last_error=None,
+                result=result if result is not None else null())
     )
 
 
@@ -113,6 +118,8 @@ async def reconcile_outbox(db: AsyncSession, redis: ArqRedis, *, older_than_s: f
                 OutboxJob.relayed_at < now() - func.make_interval(0, 0, 0, 0, 0, 0, older_than_s),
                 OutboxJob.done_at.is_(None),
                 OutboxJob.relays < MAX_RELAYS,
+                # A failed job waits for staff to replay it (O1), not for the reconciler.
+                OutboxJob.state != "failed",
             )
             .order_by(OutboxJob.relayed_at)
             .limit(RELAY_BATCH)

@@ -6,6 +6,7 @@ member ids, query strings or bodies.
 
 import logging
 import sys
+from typing import TextIO
 
 import orjson
 import structlog
@@ -24,7 +25,9 @@ def _scrub_exception_values(logger: object, method: str, event: dict) -> dict:
     return event
 
 
-def configure_logging(level: str = "INFO") -> None:
+def configure_logging(level: str = "INFO", *, stream: TextIO | None = None) -> None:
+    """JSON lines on stdout (or `stream`: the CLI's commands that answer on stdout log to stderr)."""
+    stream = stream or sys.stdout
     level = level.upper()
     shared = [
         structlog.contextvars.merge_contextvars,
@@ -39,11 +42,11 @@ def configure_logging(level: str = "INFO") -> None:
             structlog.processors.JSONRenderer(orjson.dumps),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
-        logger_factory=structlog.BytesLoggerFactory(sys.stdout.buffer),
+        logger_factory=structlog.BytesLoggerFactory(stream.buffer),
         cache_logger_on_first_use=False,
     )
     # Libraries log through the standard library: render them as the same JSON lines.
-    handler = logging.StreamHandler(sys.stdout)
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],

@@ -87,7 +87,8 @@ class RequestContextMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
-        current_request.set(RequestInfo(request_id, client_ip(scope), scope["path"]))
+        ip = client_ip(scope)
+        current_request.set(RequestInfo(request_id, ip, scope["path"]))
         status = 500
         rewriting = False
         started_response = False
@@ -151,6 +152,9 @@ class RequestContextMiddleware:
                     path=getattr(route, "path", None) or "<unmatched>",
                     status=status,
                     duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                    # Who called (`user:<id>` or `api_key:<id>`, set by authentication) and from where.
+                    actor=getattr(scope["state"].get("actor"), "principal", None),
+                    client=ip,
                 )
 
 

@@ -11,6 +11,7 @@ never both do the work; the status `finalized` and the row outcomes make a secon
 import asyncio
 import hashlib
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -23,6 +24,7 @@ from app.core import audit, crypto
 from app.core.auth import Actor
 from app.core.db import driver_connection
 from app.core.errors import Problem
+from app.core.job_console import report_progress
 from app.core.stopwatch import Stopwatch
 from app.core.storage import Storage
 from app.documents.service import attach_document
@@ -115,40 +117,55 @@ FROM import_rows WHERE import_id = $1
 """
 
 
-async def finalize(db: AsyncSession, storage: Storage, imp: ClientImport, actor: Actor | None) -> dict[str, Any]:
-    """Import the selected rows of `imp` (locked by the caller, status ready or finalizing)."""
+# The steps `finalize` times and reports, in order.
+FINALIZE_STEPS = 8
+
+
+async def finalize(
+    db: AsyncSession, storage: Storage, imp: ClientImport, actor: Actor | None,
+    progress: Callable[[dict[str, Any]], Awaitable[None]] | None = None,
+) -> dict[str, Any]:
+    """Import the selected rows of `imp` (locked by the caller, status ready or finalizing).
+
+    `progress` is told each step as it ends (written outside this transaction: the job console, O1).
+    """
     await db.flush()
     driver = await driver_connection(db)
     by = imp.finalized_by_user_id
     stopwatch = Stopwatch()
-    lap, timings = stopwatch.lap, stopwatch.laps
+    timings = stopwatch.laps
+
+    async def lap(step: str) -> None:
+        stopwatch.lap(step)
+        if progress:
+            await progress({"phase": "finalize", "step": step, "steps_done": len(timings), "steps_total": FINALIZE_STEPS})
 
     # A 100,000-row import takes seconds per statement on a busy server: more than a request's limit.
     await driver.execute("SET LOCAL statement_timeout = '300s'")
     # Its sorts and hashes (accounts by email, people by account) fit in memory, not in temporary files.
     await driver.execute("SET LOCAL work_mem = '64MB'")
     await driver.execute(_LINK_MATCHED, imp.id, imp.group_id)
-    lap("link_matched")
+    await lap("link_matched")
     await driver.execute(_CREATE_ACCOUNTS, imp.id)
-    lap("accounts")
+    await lap("accounts")
     await driver.execute("DROP TABLE IF EXISTS import_people")
     await driver.execute(_PEOPLE, imp.id, imp.group_id)
-    lap("people")
+    await lap("people")
     # A client record made meanwhile by someone else (C2's unique group+person) fails the whole finalize:
     # nothing is half-imported, and a retry links that record instead.
     imported = int((await driver.execute(_CREATE_CLIENTS, imp.group_id, by)).split()[-1])
-    lap("clients")
+    await lap("clients")
     await driver.execute(_INVITE_NEW, imp.group_id, by)
-    lap("invitations")
+    await lap("invitations")
     await driver.execute(_MARK_PEOPLE_ROWS)
-    lap("mark_rows")
+    await lap("mark_rows")
     await driver.execute(_ADD_NEW_TO_ROSTER, imp.group_id, imp.provider_user_id, by, imp.id)
     await driver.execute("DROP TABLE import_people")
     await driver.execute(_ADD_LINKED_TO_ROSTER, imp.id, imp.group_id, imp.provider_user_id, by)
-    lap("roster")
+    await lap("roster")
     await driver.execute(_SKIP_THE_REST, imp.id)
     outcomes = await driver.fetchrow(_OUTCOMES, imp.id)
-    lap("outcomes")
+    await lap("outcomes")
     attached, refused, already = await _attach_documents(db, storage, imp, actor)
     await _mail_invitations(db, imp)
     welcomed = await _welcome(db, imp) if imp.send_welcome_email else 0
@@ -273,6 +290,6 @@ async def finalize_import(ctx: dict[str, Any], import_id: str) -> str:
         imp = await db.scalar(select(ClientImport).where(ClientImport.id == uuid.UUID(import_id)).with_for_update())
         if imp is None or imp.status != "finalizing":
             return imp.status if imp is not None else "missing"
-        await finalize(db, ctx["storage"], imp, None)
+        await finalize(db, ctx["storage"], imp, None, progress=lambda done: report_progress(ctx, done))
         await db.commit()
         return "finalized"

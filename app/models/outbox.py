@@ -4,12 +4,14 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Identity, Index, Integer, SmallInteger, String, Text, text
+from sqlalchemy import BigInteger, CheckConstraint, Identity, Index, Integer, SmallInteger, String, Text, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base
 from app.models.base import stamped_now, timestamp, uuid_pk
+
+JOB_STATES = ("queued", "running", "retrying", "failed", "done")
 
 
 class OutboxJob(Base):
@@ -25,6 +27,10 @@ class OutboxJob(Base):
         # The reconciler's scan and the worker's "done" mark touch only rows not done: small indexes.
         Index("ix_outbox_jobs_relayed_at", "relayed_at", postgresql_where=text("relayed_at IS NOT NULL AND done_at IS NULL")),
         Index("ix_outbox_jobs_job_id", "job_id", postgresql_where=text("done_at IS NULL")),
+        # The job console (O1): a job is found by its arq id whatever its state, and listed by state, newest first.
+        Index("ix_outbox_jobs_job_id_all", "job_id"),
+        Index("ix_outbox_jobs_state_id", "state", "id"),
+        CheckConstraint(f"state IN ({', '.join(repr(s) for s in JOB_STATES)})", name="state"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
@@ -37,6 +43,18 @@ class OutboxJob(Base):
     done_at: Mapped[datetime | None] = timestamp()
     # How many times the reconciler sent it again; it gives up (and logs) past a limit.
     relays: Mapped[int] = mapped_column(SmallInteger, server_default="0", default=0)
+    # The job console (O1): what the worker made of it, one small UPDATE per transition.
+    state: Mapped[str] = mapped_column(String(10), server_default="queued", default="queued")
+    tries: Mapped[int] = mapped_column(SmallInteger, server_default="0", default=0)
+    # The exception's class and a sanitized message (app/core/job_console.py): never PHI.
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    started_at: Mapped[datetime | None] = timestamp()
+    finished_at: Mapped[datetime | None] = timestamp()
+    # The request that caused the job (its X-Request-ID): job log lines carry it.
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    # What a long job reports while it runs (settlement, import finalize), and what it answered (ids, counts).
+    progress: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    result: Mapped[Any | None] = mapped_column(JSONB)
 
 
 class MailMessage(Base):

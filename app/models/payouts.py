@@ -58,7 +58,7 @@ class Payout(Base):
     __tablename__ = "payouts"
     __table_args__ = (
         Index("uq_payouts_group_id_period_date", "group_id", "period_date", unique=True),
-        CheckConstraint("status IN ('accruing', 'scheduled', 'in_transit', 'paid', 'failed')", name="status"),
+        CheckConstraint("status IN ('accruing', 'scheduled', 'in_transit', 'paid', 'failed', 'needs_attention')", name="status"),
         CheckConstraint("amount_cents >= 0", name="amount_cents"),
         # A payout row is updated once per line recorded (its running amount) and once per state
         # (accruing -> scheduled -> in_transit -> paid). No index covers `status` or `amount_cents`,
@@ -76,11 +76,13 @@ class Payout(Base):
     arrives_latest: Mapped[date] = mapped_column(Date)
     amount_cents: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3), server_default="USD", default="USD")
-    status: Mapped[str] = mapped_column(String(12), server_default="accruing", default="accruing")
+    status: Mapped[str] = mapped_column(String(16), server_default="accruing", default="accruing")
     bank_account_last4: Mapped[str | None] = mapped_column(String(4))
     transfer_reference: Mapped[str | None] = mapped_column(String(100))
     attempts: Mapped[int] = mapped_column(SmallInteger, server_default="0", default=0)
     failure_reason: Mapped[str | None] = mapped_column(String(500))
+    # P9: failed transfers and returns after paid; at MAX_FAILURES the payout waits in `needs_attention`.
+    failures: Mapped[int] = mapped_column(SmallInteger, server_default="0", default=0)
     created_at: Mapped[datetime] = stamped_now()
     updated_at: Mapped[datetime] = stamped_now()
     sent_at: Mapped[datetime | None] = timestamp()

@@ -23,6 +23,7 @@ CLOSED_ACCOUNT_LAST4 = "0000"
 CLOSED_ACCOUNT_REASON = "account closed"
 RANDOM_FAILURE_REASON = "transfer returned by the receiving bank (R01: insufficient funds)"
 _KEY_PREFIX = "caseload:bank-sim:transfer:"
+_RETURNS_KEY = "caseload:bank-sim:returns"  # reference -> reason, until acknowledged
 # Long enough for any poll to read the outcome; a real bank keeps its records for good.
 _RETENTION_S = 90 * 24 * 3600
 
@@ -59,6 +60,14 @@ class TransferStatus:
     failure_reason: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ReturnedTransfer:
+    """A transfer the bank reported paid and then took back (P9), with the bank's reason."""
+
+    reference: str
+    reason: str
+
+
 class Bank(Protocol):
     """Batched, as settlement calls it: one round trip per batch of payouts.
 
@@ -71,6 +80,14 @@ class Bank(Protocol):
 
     async def status_many(self, references: Sequence[str]) -> list[TransferStatus | BankError]:
         """Where each transfer stands, in order."""
+        ...
+
+    async def returns(self, limit: int) -> list[ReturnedTransfer]:
+        """Returns reported and not yet acknowledged (as banks deliver return files): at most `limit`."""
+        ...
+
+    async def acknowledge_returns(self, references: Sequence[str]) -> None:
+        """These returns are recorded: the bank stops reporting them. Until then they are reported again."""
         ...
 
 
@@ -88,8 +105,12 @@ class SimulatedBank:
     back. The full account number never reaches Redis, only its last four digits.
     """
 
-    def __init__(self, redis: Redis, *, settle_seconds: float = 0.0, failure_rate: float = 0.0, rng: random.Random | None = None):
+    def __init__(
+        self, redis: Redis, *, settle_seconds: float = 0.0, failure_rate: float = 0.0, rng: random.Random | None = None,
+        return_window_days: int = 14,
+    ):
         self._redis = redis
+        self._return_window_s = return_window_days * 86400
         self._settle_seconds = settle_seconds
         self._failure_rate = failure_rate
         self._rng = rng or random.Random()
@@ -97,7 +118,8 @@ class SimulatedBank:
 
     @classmethod
     def from_settings(cls, redis: Redis, settings: Settings) -> "SimulatedBank":
-        return cls(redis, settle_seconds=settings.bank_sim_settle_seconds, failure_rate=settings.bank_sim_failure_rate)
+        return cls(redis, settle_seconds=settings.bank_sim_settle_seconds, failure_rate=settings.bank_sim_failure_rate,
+                   return_window_days=settings.bank_return_window_days)
 
     def _outcome(self, transfer: Transfer) -> str | None:
         if transfer.account_last4 == CLOSED_ACCOUNT_LAST4:
@@ -156,6 +178,34 @@ class SimulatedBank:
                 answers.append(TransferStatus("paid"))
         return answers
 
+    async def return_transfer(self, reference: str, reason: str, *, now: float | None = None) -> None:
+        """The receiving bank sends a paid transfer back (P9): tests, demos and drills call this.
+
+        Only a paid transfer can come back, and only within the return window after it settled.
+        """
+        raw = await self._redis.get(_KEY_PREFIX + reference)
+        if raw is None:
+            raise BankError(f"unknown transfer {reference}")
+        record = orjson.loads(raw)
+        now = time.time() if now is None else now
+        if record["failure_reason"] or now < record["settles_at"]:
+            raise BankError("only a paid transfer can be returned")
+        if now > record["settles_at"] + self._return_window_s:
+            raise BankError("the return window of this transfer has passed")
+        await self._redis.hset(_RETURNS_KEY, reference, reason)
+
+    async def returns(self, limit: int) -> list[ReturnedTransfer]:
+        found: list[ReturnedTransfer] = []
+        async for reference, reason in self._redis.hscan_iter(_RETURNS_KEY, count=limit):
+            found.append(ReturnedTransfer(_text(reference), _text(reason)))
+            if len(found) >= limit:
+                break
+        return found
+
+    async def acknowledge_returns(self, references: Sequence[str]) -> None:
+        if references:
+            await self._redis.hdel(_RETURNS_KEY, *references)
+
     async def send(self, transfer: Transfer) -> str:
         """One transfer (a batch of one); raises the bank's refusal."""
         [answer] = await self.send_many([transfer])
@@ -177,6 +227,10 @@ class SimulatedBank:
             if raw is not None:
                 found.append(orjson.loads(raw))
         return found
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def bank_from_settings(redis: Redis, settings: Settings) -> Bank:

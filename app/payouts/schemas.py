@@ -8,7 +8,7 @@ from app.core.schemas import Strict
 
 # `accruing`: the pay period is open, the amount grows with each line recorded; `scheduled` from the pay
 # date on (P7's first state), then in_transit -> paid, or failed and retried.
-PayoutStatus = Literal["accruing", "scheduled", "in_transit", "paid", "failed"]
+PayoutStatus = Literal["accruing", "scheduled", "in_transit", "paid", "failed", "needs_attention"]
 LineKind = Literal["session", "late_cancellation_fee"]
 
 
@@ -25,7 +25,7 @@ class PayoutOut(BaseModel):
     arrives_latest: date = Field(description="Bank processing may add up to two business days (P4).")
     amount_cents: int = Field(description="The exact sum of the payout's lines (P6); still growing while `accruing`.")
     currency: str
-    status: PayoutStatus = Field(description="`accruing` until the pay date (the period is open), then scheduled -> in_transit -> paid, or failed (P7).")
+    status: PayoutStatus = Field(description="`accruing` until the pay date (the period is open), then scheduled -> in_transit -> paid, or failed (the bank's reason in `failure_reason`; a paid payout the bank returns also becomes failed) and retried by the next run; after three failures `needs_attention` until staff resume it.")
     bank_account_last4: str | None = Field(description="The owner's account it was sent to (P1).")
     attempts: int
     failure_reason: str | None = Field(description="The bank's reason for a failed payout, or why it waits.")

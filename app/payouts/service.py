@@ -16,7 +16,7 @@ from sqlalchemy.orm import aliased
 from app.core import audit
 from app.core.auth import Actor
 from app.core.authz import Capability, require
-from app.core.errors import not_found
+from app.core.errors import conflict, not_found
 from app.core.jobs import enqueue
 from app.core.pagination import PageParams, paginate
 from app.models import (
@@ -266,3 +266,23 @@ async def request_settlement(db: AsyncSession, staff: Actor, *, pay_date: date |
     await audit.record(db, staff, "settlement.requested", target_type="settlement", target_id=job_id,
                        pay_date=pay_date.isoformat() if pay_date else None)
     return SettlementQueued(job_id=job_id, pay_date=pay_date)
+
+
+async def resume_payout(db: AsyncSession, staff: Actor, payout_id: uuid.UUID) -> Payout:
+    """P9: a payout waiting in `needs_attention` goes back in line as failed, with its failure count reset."""
+    payout = await db.get(Payout, payout_id, with_for_update=True)
+    if payout is None:
+        raise not_found("payout")
+    if payout.status != "needs_attention":
+        raise conflict(
+            "payout_not_waiting",
+            f"Only a payout that needs attention can be resumed; this one is {payout.status}. Failed payouts are retried "
+            "by the next settlement run by themselves.",
+            payout_status=payout.status,
+        )
+    # Failed before the next run starts: that run sends it (a new transfer key), as any failed payout.
+    payout.status, payout.failures, payout.failed_at = "failed", 0, func.now()
+    await db.flush()
+    await db.refresh(payout)
+    await audit.record(db, staff, "payout.resumed", target_type="payout", target_id=payout.id, group_id=payout.group_id)
+    return payout

@@ -20,6 +20,13 @@ each committed, safe to interrupt and rerun, and safe in two workers at once:
    the bank's reason (retried by the next run, step 2). No lock: an outcome is written only where the
    payout still waits on that transfer, so two pollers at once record it once.
 
+4. **Returns** (P9): transfers the bank reported paid and then took back. The payout goes `failed` with
+   the bank's reason; its lines are owed again and leave with the next run (step 2, a new transfer key).
+   Each return is recorded where the payout still holds that very transfer, then acknowledged at the
+   bank: a return reported twice is recorded once. A payout failing for the third time (a failed
+   transfer or a return) stops retrying: `needs_attention`, the practice's admins and staff are told
+   (app/payouts/events.py), and staff resume it.
+
 A payout's amount never changes once it has left `accruing`: lines only add to accruing payouts.
 Groups without a bank account in force keep their payouts `scheduled`, with `failure_reason` saying so
 (no account, or a new one still waiting for the owner's confirmation: P8); the run goes on with the others
@@ -40,9 +47,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.core import crypto
 from app.core.db import driver_connection
+from app.core.job_console import report_progress
+from app.payouts import events
 from app.payouts.bank import Bank, BankError, Transfer
 
 log = structlog.get_logger("caseload.settlement")
+# Told what a run has done so far (a dict of counts and the phase): the job console's progress.
+Progress = Callable[[dict[str, Any]], Awaitable[None]]
 
 BANK_ACCOUNT_NUMBER = "bank_account_number"  # app/practice/service.py encrypts under this purpose
 NO_BANK_ACCOUNT = "No bank account on file: the payout waits until the group adds one (PUT /v1/groups/{group_id}/bank-account)."
@@ -63,6 +74,8 @@ class SettlementResult:
     failed: int = 0
     still_in_transit: int = 0
     bank_errors: int = 0
+    returned: int = 0
+    needs_attention: int = 0
     timings: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -172,14 +185,31 @@ IN_TRANSIT = "SELECT p.id, p.transfer_reference FROM payouts p WHERE p.status = 
 
 MARK_OUTCOMES = """
 UPDATE payouts p
-   SET status = v.status,
+   SET status = CASE WHEN v.status = 'failed' AND p.failures + 1 >= $5 THEN 'needs_attention' ELSE v.status END,
+       failures = p.failures + CASE WHEN v.status = 'failed' THEN 1 ELSE 0 END,
        paid_at = CASE WHEN v.status = 'paid' THEN now() END,
        failed_at = CASE WHEN v.status = 'failed' THEN now() END,
        failure_reason = v.reason, updated_at = now()
   FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[]) AS v(id, reference, status, reason)
  WHERE p.id = v.id AND p.id = ANY($1::uuid[]) AND p.status = 'in_transit' AND p.transfer_reference = v.reference
-RETURNING p.id, p.status
+RETURNING p.id, p.status, p.group_id, p.failure_reason
 """
+
+# P9: a return is recorded only where the payout is still paid by that very transfer, within the window
+# (a return reported again, or after the retry left, changes nothing). No index on transfer_reference:
+# returns are rare, and this runs only when the bank reports some.
+MARK_RETURNED = """
+UPDATE payouts p
+   SET status = CASE WHEN p.failures + 1 >= $4 THEN 'needs_attention' ELSE 'failed' END,
+       failures = p.failures + 1, paid_at = NULL, failed_at = now(),
+       failure_reason = left('returned by the bank: ' || v.reason, 500), updated_at = now()
+  FROM unnest($1::text[], $2::text[]) AS v(reference, reason)
+ WHERE p.transfer_reference = v.reference AND p.status = 'paid'
+   AND p.paid_at > now() - make_interval(days => $3)
+RETURNING p.id, p.status, p.group_id, p.failure_reason
+"""
+# A payout stops retrying at its third failure (P9).
+MAX_FAILURES = 3
 
 
 async def build_payouts(
@@ -250,6 +280,7 @@ async def send_transfers(
     batch_size: int = 200,
     result: SettlementResult | None = None,
     stop_after_send: bool = False,
+    progress: Progress | None = None,
 ) -> SettlementResult:
     """Step 2: one transaction and one bank call per batch of payouts; each payout is idempotent at the bank.
 
@@ -291,11 +322,14 @@ async def send_transfers(
                 result.transfers_sent += len(references) - paid_as_is
                 result.paid += paid_as_is
             await db.commit()
+        if progress:
+            await progress({"phase": "send", "done": min(start + batch_size, len(candidates)), "total": len(candidates)})
     return result
 
 
 async def poll_transfers(
-    sessionmaker: async_sessionmaker[AsyncSession], bank: Bank, *, batch_size: int = 200, result: SettlementResult | None = None
+    sessionmaker: async_sessionmaker[AsyncSession], bank: Bank, *, batch_size: int = 200, result: SettlementResult | None = None,
+    progress: Progress | None = None,
 ) -> SettlementResult:
     """Step 3: in_transit payouts become paid or failed (with the bank's reason), one bank call per batch."""
     result = result or SettlementResult()
@@ -322,14 +356,39 @@ async def poll_transfers(
         if not ids:
             continue
         async with sessionmaker() as db:
-            marked = await (await driver_connection(db)).fetch(MARK_OUTCOMES, ids, references, states, reasons)
+            marked = await (await driver_connection(db)).fetch(MARK_OUTCOMES, ids, references, states, reasons, MAX_FAILURES)
+            failed = [row for row in marked if row["status"] != "paid"]
+            result.paid += len(marked) - len(failed)
+            result.failed += len(failed)
+            result.needs_attention += sum(row["status"] == "needs_attention" for row in failed)
+            if failed:  # in the outcome's transaction: the notice is written exactly when the failure is
+                await events.payouts_failed(db, failed)
             await db.commit()
-        for payout_id, state in marked:
-            if state == "paid":
-                result.paid += 1
-            else:
-                result.failed += 1
-                log.info("payout_failed", payout_id=str(payout_id))
+        if progress:
+            await progress({"phase": "poll", "done": min(start + batch_size, len(waiting)), "total": len(waiting)})
+    return result
+
+
+async def record_returns(
+    sessionmaker: async_sessionmaker[AsyncSession], bank: Bank, *, return_window_days: int = 14,
+    batch_size: int = 200, result: SettlementResult | None = None,
+) -> SettlementResult:
+    """Step 4 (P9): the bank's returns after paid; each payout becomes failed and is retried by the next run."""
+    result = result or SettlementResult()
+    while returned := await bank.returns(batch_size):
+        async with sessionmaker() as db:
+            marked = await (await driver_connection(db)).fetch(
+                MARK_RETURNED, [r.reference for r in returned], [r.reason for r in returned], return_window_days, MAX_FAILURES
+            )
+            if marked:
+                await events.payouts_failed(db, marked)
+            await db.commit()
+        # Acknowledged only once recorded: a crash in between reports them again, and they change nothing twice.
+        await bank.acknowledge_returns([r.reference for r in returned])
+        result.returned += len(marked)
+        result.needs_attention += sum(row["status"] == "needs_attention" for row in marked)
+        for row in marked:
+            log.info("payout_returned", payout_id=str(row["id"]), status=row["status"])
     return result
 
 
@@ -339,8 +398,13 @@ async def settle(
     *,
     pay_date: date | None = None,
     batch_size: int = 200,
+    return_window_days: int = 14,
+    progress: Progress | None = None,
 ) -> SettlementResult:
-    """One settlement run: close, send, poll. Safe to run again, and in several workers at once (P5)."""
+    """One settlement run: close, send, poll, returns. Safe to run again, and in several workers at once (P5).
+
+    `progress` is told what is done so far after each step and batch (the job console shows it).
+    """
     result = SettlementResult()
     started = time.perf_counter()
     async with sessionmaker() as db:
@@ -349,12 +413,20 @@ async def settle(
         await build_payouts(db, only_pay_date=pay_date, result=result)
         await db.commit()
     result.timings["build_s"] = time.perf_counter() - started
+    if progress:
+        await progress({"phase": "build", "payouts_scheduled": result.payouts_scheduled})
     mark = time.perf_counter()
-    await send_transfers(sessionmaker, bank, run_started=run_started, only_pay_date=pay_date, batch_size=batch_size, result=result)
+    await send_transfers(sessionmaker, bank, run_started=run_started, only_pay_date=pay_date, batch_size=batch_size,
+                         result=result, progress=progress)
     result.timings["send_s"] = time.perf_counter() - mark
     mark = time.perf_counter()
-    await poll_transfers(sessionmaker, bank, batch_size=batch_size, result=result)
+    await poll_transfers(sessionmaker, bank, batch_size=batch_size, result=result, progress=progress)
     result.timings["poll_s"] = time.perf_counter() - mark
+    mark = time.perf_counter()
+    await record_returns(sessionmaker, bank, return_window_days=return_window_days, batch_size=batch_size, result=result)
+    result.timings["returns_s"] = time.perf_counter() - mark
+    if progress:
+        await progress({"phase": "done"})
     log.info("settlement_done", **{k: v for k, v in result.as_dict().items() if k != "timings"})
     return result
 
@@ -370,5 +442,7 @@ async def settle_job(ctx: dict[str, Any], pay_date: str | None = None) -> dict[s
         bank,
         pay_date=date.fromisoformat(pay_date) if pay_date else None,
         batch_size=settings.settlement_batch_size,
+        return_window_days=settings.bank_return_window_days,
+        progress=lambda done: report_progress(ctx, done),
     )
     return result.as_dict()

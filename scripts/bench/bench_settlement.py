@@ -315,7 +315,8 @@ def main() -> None:
         timings = result.pop("timings")
         print(
             f"(b) settlement (child process): {report['elapsed_s']:.2f} s in settle() "
-            f"[close + verify {timings['build_s']:.2f} s, send {timings['send_s']:.2f} s, poll {timings['poll_s']:.2f} s], "
+            f"[close + verify {timings['build_s']:.2f} s, send {timings['send_s']:.2f} s, poll {timings['poll_s']:.2f} s, "
+            f"returns {timings.get('returns_s', 0):.2f} s], "
             f"{wall:.2f} s with interpreter start-up"
         )
         print(f"    peak RSS of the child: {peak_kb / 1024:.0f} MiB (ru_maxrss, RUSAGE_CHILDREN)")

@@ -45,3 +45,21 @@ def test_a_library_exception_is_one_json_line_without_its_row_values(logs) -> No
     assert lines[-1]["event"] == "Exception in ASGI application"
     assert lines[-1]["exception"][0]["exc_type"] == "RuntimeError"
     assert "priya" not in orjson.dumps(lines[-1]).decode()
+
+
+async def test_the_access_log_names_the_caller_and_the_client_address(client: httpx.AsyncClient, db: AsyncSession, logs) -> None:
+    # operators trace a request to who made it and from where: ids and the address, nothing the request carried
+    import json
+
+    from app.core.logging import configure_logging
+    from tests.fixtures.factories import make_user, user_headers
+
+    configure_logging("INFO")
+    user = await make_user(db)
+    headers = await user_headers(db, user)
+    logs()
+    await client.get("/v1/me", headers=headers)
+    await client.get("/v1/me")
+    lines = [json.loads(line) for line in logs().splitlines() if '"event":"request"' in line]
+    assert [(line["actor"], line["status"]) for line in lines] == [(f"user:{user.id}", 200), (None, 401)]
+    assert all(line["client"] for line in lines)

@@ -90,3 +90,25 @@ async def test_a_crashed_analysis_is_rerun_from_scratch(
     assert await _count(engine, f"SELECT count(*) FROM import_rows WHERE import_id = '{import_id}'") == 4
     imp = (await live_client.get(f"{url}/{import_id}", headers=headers)).json()
     assert (imp["progress"]["rows_done"], imp["progress"]["rows_total"]) == (4, 4)
+
+
+async def test_a_finalize_job_reports_its_progress_to_the_job_console(
+    live_client: httpx.AsyncClient, live_app: FastAPI, engine: AsyncEngine, run_worker: RunWorker, monkeypatch
+) -> None:
+    # rule O1: the finalize job reports each step as it ends; the console shows the last one and the result
+    monkeypatch.setattr(get_settings(), "import_finalize_inline_rows", 2)
+    url, headers = await _cast(live_app)
+    upload = await live_client.post(url, files={"file": ("c.csv", gen.people_csv(3))}, headers=headers)
+    await wait_relayed(engine)
+    await run_worker()
+    import_id = upload.json()["id"]
+    await live_client.post(f"{url}/{import_id}/rows/selection", json={"classification": "new", "selected": True}, headers=headers)
+    assert (await live_client.post(f"{url}/{import_id}/finalize", json={}, headers=headers)).status_code == 202
+    await wait_relayed(engine)
+    await run_worker()
+    async with engine.connect() as conn:
+        state, tries, progress, result = (await conn.execute(text(
+            "SELECT state, tries, progress, result FROM outbox_jobs WHERE function = 'finalize_import'"
+        ))).one()
+    assert (state, tries, result) == ("done", 1, "finalized")
+    assert progress["phase"] == "finalize" and progress["steps_done"] == progress["steps_total"] == 8
