@@ -44,13 +44,16 @@ async def main():
     settings = get_settings()
     database = Database(settings.database_url, settings)
     dispatcher = Dispatcher(database.sessionmaker, settings)
-    sent = idle = 0
-    while idle < 3:
-        n = await dispatcher.run_once()
-        sent += n
-        idle = idle + 1 if n == 0 else 0
-        if n == 0:
-            await asyncio.sleep(0.2)
+    async def lane():
+        sent = idle = 0
+        while idle < 3:
+            n = await dispatcher.run_once()
+            sent += n
+            idle = idle + 1 if n == 0 else 0
+            if n == 0:
+                await asyncio.sleep(0.2)
+        return sent
+    sent = sum(await asyncio.gather(*(lane() for _ in range(dispatcher.lanes))))
     await dispatcher.aclose()
     await database.close()
     print(json.dumps({"sent": sent}))

@@ -137,7 +137,7 @@ async def test_unreachable_receiver_is_logged_and_retried(live_app: FastAPI, liv
     await emit_committed(live_app, p.group_id)
     await dispatcher(live_app).run_once()
     [logged] = await deliveries(live_client, p)
-    assert logged["status"] == "pending" and logged["last_status_code"] is None and logged["last_error"] == "ConnectError"
+    assert logged["status"] == "pending" and logged["last_status_code"] is None and logged["last_error"] == "connect_failed"
 
 
 async def test_given_up_after_its_time_then_replayed(live_app: FastAPI, live_client: httpx.AsyncClient, receiver: Receiver) -> None:
