@@ -97,6 +97,17 @@ class Settings(BaseSettings):
     # P9: how long after paid the bank may still return a transfer (the simulated bank refuses later returns).
     bank_return_window_days: int = Field(default=14, ge=1, le=365)
 
+    # Webhooks (X3): a delivery's timeout, requests in flight to one endpoint per worker, the first retry's
+    # delay (doubling, with jitter), when a delivery is given up, when a failing endpoint is disabled
+    # (this many failures in a row over at least these hours), how long a rotated-out secret still signs.
+    webhook_timeout_s: float = 10.0
+    webhook_concurrency_per_endpoint: int = 32
+    webhook_retry_base_s: float = 30.0
+    webhook_give_up_hours: float = 72.0
+    webhook_disable_after_failures: int = 20
+    webhook_disable_after_hours: float = 24.0
+    webhook_secret_overlap_hours: float = 24.0
+
     # Any case (uvicorn spells them in lower case); anything else stops the start with a clear message.
     log_level: Literal["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"] = "INFO"
     shutdown_grace_s: int = 20

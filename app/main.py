@@ -36,6 +36,8 @@ from app.payouts.router import payouts_router, settlements_router
 from app.practice.router import practice_ops_router, practice_router
 from app.providers.router import providers_router
 from app.sessions.router import sessions_router
+from app.webhooks.openapi import describe_webhooks
+from app.webhooks.router import webhooks_router
 
 # Starlette tries routes in this order, one regex match each (about 80 routes): the most-read
 # paths come first. Paths do not overlap, so the order changes nothing else.
@@ -64,6 +66,7 @@ ROUTERS = [
     audit_router,
     my_invitations_router,
     invitations_router,
+    webhooks_router,
 ]
 
 
@@ -111,5 +114,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     for router in ROUTERS:
         app.include_router(router)
+    describe_webhooks(app)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     return app

@@ -30,6 +30,7 @@ from app.imports.sweeper import sweep_imports
 from app.imports.undo import purge_stored_objects, purge_unused_accounts
 from app.models import AuthSession, EmailVerificationToken, IdempotencyRecord
 from app.payouts.settlement import settle_job
+from app.webhooks.worker import start_dispatcher, stop_dispatcher
 
 log = structlog.get_logger("caseload.worker")
 MAIL_MAX_TRIES = 8
@@ -45,10 +46,12 @@ async def startup(ctx: dict[str, Any]) -> None:
         ctx["storage"] = storage_from_settings(settings)
     # A frozen Redis fails the worker's commands within seconds instead of stalling it (arq sets no read timeout).
     with_socket_timeout(ctx["redis"], settings.redis_timeout_s)
+    start_dispatcher(ctx)
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
     # arq calls this even when startup failed before the database was opened: never hide that failure.
+    await stop_dispatcher(ctx)
     database = ctx.get("database")
     if database is not None:
         await database.close()

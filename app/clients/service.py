@@ -33,6 +33,7 @@ from app.core.middleware import current_request
 from app.core.pagination import PageParams, decode_cursor, encode_cursor
 from app.core.pagination import invalid_cursor
 from app.invitations import service as invitations
+from app.webhooks.events import emit
 from app.models import Client, Group, InsurancePolicy, Invitation, Membership, PracticeInsurance, RosterEntry, User
 from app.onboarding.schemas import InsurancePolicyIn
 from app.onboarding.service import save_practice_policy
@@ -73,7 +74,7 @@ async def enroll(
     add_client(), which invites the person instead (A10). Returns the client and whether a new roster entry was
     made (False: already on that roster).
     """
-    await db.execute(
+    inserted = await db.scalar(
         pg_insert(Client)
         .values(
             id=uuid.uuid4(),
@@ -88,9 +89,12 @@ async def enroll(
             consented_at=func.now() if consented else None,
         )
         .on_conflict_do_nothing(index_elements=["group_id", "user_id"])
+        .returning(Client.id)
     )
     client = await db.scalar(select(Client).where(Client.group_id == group_id, Client.user_id == user.id))
     assert client is not None
+    if inserted is not None:
+        await emit(db, group_id, "client.created", client.id, provider_id=provider_user_id)
     added = await db.scalar(
         pg_insert(RosterEntry)
         .values(group_id=group_id, client_id=client.id, provider_user_id=provider_user_id, added_by_user_id=added_by)
@@ -165,6 +169,7 @@ async def add_client(db: AsyncSession, actor: Actor, group_id: uuid.UUID, body: 
         # A new account's invitation is the onboarding mail (when asked for) or the welcome email later.
         await invitations.invite(db, group=group, user=user, kind="client", invited_by=actor.user_id,
                                  with_account=created, client_id=client.id)
+        await emit(db, group_id, "client.created", client.id, provider_id=provider_id)
     if body.notify and (created or client.consented_at is not None):
         await send_onboarding(db, user, client)
     [view] = await load_views(db, [client])
@@ -368,6 +373,7 @@ async def update_client(
     await db.refresh(client)
     await audit.record(db, actor, "client.updated", target_type="client", target_id=client.id, group_id=group_id,
                        fields=sorted(changes))
+    await emit(db, group_id, "client.updated", client.id, changes)
     [view] = await load_views(db, [client])
     return view
 

@@ -45,6 +45,8 @@ class Capability(StrEnum):
     BANK_ACCOUNT_CONFIRM = "bank_account_confirm"  # P8: a new payout account takes the owner's confirmation
     # R3: reading the group's audit log (who read or changed what, refused attempts).
     AUDIT_LOG = "audit_log"
+    # X3: the group's webhook endpoints and their delivery logs.
+    WEBHOOKS = "webhooks"
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +89,8 @@ CAPABILITIES: dict[Capability, Rule] = {
     Capability.BANK_ACCOUNT_CONFIRM: _OWNER,
     # Admins and the owner; a partner key too (it reads, hands out no access: compliance exports).
     Capability.AUDIT_LOG: _ADMIN,
+    # Admins and the owner, and partner keys (an integration registers where it is told what happened).
+    Capability.WEBHOOKS: _ADMIN,
 }
 
 

@@ -6,6 +6,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from app.core.errors import PROBLEM_MEDIA_TYPE, PROBLEM_SCHEMA_REF, ProblemDocument
+from app.webhooks.openapi import tidy_webhooks
 
 
 PUBLIC = "public"  # app.core.routing.PUBLIC (imported there from here would be circular)
@@ -31,7 +32,8 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     if app.openapi_schema:
         return app.openapi_schema
     schema = get_openapi(
-        title=app.title, version=app.version, summary=app.summary, description=app.description, routes=app.routes
+        title=app.title, version=app.version, summary=app.summary, description=app.description, routes=app.routes,
+        webhooks=app.webhooks.routes,
     )
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     problem = ProblemDocument.model_json_schema(ref_template="#/components/schemas/{model}")
@@ -48,6 +50,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
                 if status in ("401", "403") and public:
                     continue
                 responses.setdefault(status, {"description": description, "content": _PROBLEM_CONTENT})
+    tidy_webhooks(schema)
     for unused in ("HTTPValidationError", "ValidationError"):
         components.pop(unused, None)
     app.openapi_schema = schema

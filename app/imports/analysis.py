@@ -43,6 +43,7 @@ from app.imports.matching import (
 from app.imports.parsers import ImportRejected, progress, read_import
 from app.imports.parsers.columns import header_key
 from app.models import ClientImport, ImportMapping, Membership
+from app.webhooks.events import emit
 
 log = structlog.get_logger("caseload.imports")
 PASSWORD_PURPOSE = "import_zip_password"
@@ -283,6 +284,7 @@ async def _analyze(ctx: dict[str, Any], db: AsyncSession, import_id: uuid.UUID) 
         imp.warnings = [diagnose(file_format, rows), *imp.warnings]
     await audit.record(db, None, "import.analysed", target_type="client_import", target_id=import_id,
                        group_id=group_id, format=file_format, rows=len(rows), **by_class)
+    await emit(db, group_id, "import.ready", import_id, ["status"], provider_id=imp.provider_user_id)
     await db.commit()
     global last_parser_peak_kb, last_timings
     last_parser_peak_kb, last_timings = parser_peak_kb, timings

@@ -32,6 +32,7 @@ from app.imports.analysis import PASSWORD_PURPOSE, job_connection, job_session
 from app.imports.parsers import ExportDocuments, ImportRejected
 from app.invitations import service as invitations
 from app.models import Client, ClientImport, Group, ImportRow, Invitation, User
+from app.webhooks.events import emit
 
 log = structlog.get_logger("caseload.imports")
 # The statements' durations in the last finalize of this process (logged; read by the benchmark).
@@ -182,6 +183,8 @@ async def finalize(
     await db.flush()
     await audit.record(db, actor, "import.finalized", target_type="client_import", target_id=imp.id,
                        group_id=imp.group_id, **result)
+    # One event for the import, not one per client: a partner reads the new clients through the API.
+    await emit(db, imp.group_id, "import.completed", imp.id, ["status"], provider_id=imp.provider_user_id)
     last_timings.clear()
     last_timings.update(timings)
     log.info("import_finalized", import_id=str(imp.id), seconds=timings, **result)

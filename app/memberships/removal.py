@@ -22,6 +22,7 @@ from app.core.errors import Problem, conflict, not_found
 from app.core.schemas import Strict
 from app.memberships.service import active_membership
 from app.models import EarningLine, Payout, RosterEntry, TherapySession
+from app.webhooks.events import emit
 
 # The 409 lists each blocker, up to this many of each kind (with the full counts beside them).
 BLOCKERS_SHOWN = 100
@@ -145,6 +146,7 @@ async def remove_provider(db: AsyncSession, actor: Actor, group_id: uuid.UUID, u
         db, actor, "member.removed", target_type="user", target_id=user_id, group_id=group_id,
         cancelled_session_ids=[str(s) for s in cancelled], archived_roster_entries=archived.rowcount,
     )
+    await emit(db, group_id, "member.removed", user_id, ["ended_at"])
     return RemovalOut(
         group_id=group_id, user_id=user_id, ended_at=ended_at, ended_reason=reason,
         cancelled_session_ids=cancelled, archived_roster_entries=archived.rowcount or 0,

@@ -20,6 +20,7 @@ from app.invitations import service as invitations
 from app.models import AdminGrant, Group, Invitation, Membership, ProviderProfile, User
 from app.core.auth import GroupRole
 from app.users.service import create_user, find_user_by_email, issue_verification_token, normalize_email
+from app.webhooks.events import emit
 
 OPEN_GRANT_STATUSES = ("pending_approval", "pending_verification", "active")
 
@@ -92,6 +93,7 @@ async def ensure_membership(db: AsyncSession, group_id: uuid.UUID, user_id: uuid
     if membership is None:
         membership = Membership(group_id=group_id, user_id=user_id, **roles)
         db.add(membership)
+        await emit(db, group_id, "member.added", user_id, sorted(role for role, held in roles.items() if held))
     else:
         for role, held in roles.items():
             if held:

@@ -22,6 +22,7 @@ from app.models.payouts import EarningLine, Payout
 from app.models.practice import BankAccount, BankAccountChange, IdentityVerification, Rate
 from app.models.providers import IntakeForm, PracticeLocation, ProviderProfile
 from app.models.sessions import TherapySession
+from app.models.webhooks import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from app.models.users import AuthSession, EmailVerificationToken, PasswordResetToken, RecoveryCode, User
 from app.core.db import Base
 from app.models.foreign_key_indexes import index_foreign_keys
@@ -29,6 +30,9 @@ from app.models.foreign_key_indexes import index_foreign_keys
 index_foreign_keys(Base.metadata)
 
 __all__ = [
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
     "Invitation",
     "PracticeInsurance",
     "TherapySession",

@@ -3,7 +3,7 @@
 A failed payout is retried by the next settlement run and only logged here. A payout that has failed
 for the third time (`needs_attention`) stops retrying: the group's owner and admins and every Caseload
 staff member get a mail. Called in the transaction that records the failure, so a notice is written
-exactly when its failure is. (Webhook events for `payout.failed` belong here too.)
+exactly when its failure is, and so is the `payout.failed` webhook event.
 """
 
 import uuid
@@ -14,8 +14,10 @@ import structlog
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.db import driver_connection
 from app.core.mail import send_mail
 from app.models import Group, Membership, Payout, User
+from app.webhooks.events import emit_many
 
 log = structlog.get_logger("caseload.payouts")
 NEEDS_ATTENTION_TEMPLATE = "payout_needs_attention"
@@ -25,6 +27,7 @@ async def payouts_failed(db: AsyncSession, failed: Sequence[Mapping[str, Any]]) 
     """`failed`: rows of (id, status, group_id, failure_reason) just recorded as `failed` or `needs_attention`."""
     for row in failed:
         log.info("payout_failed", payout_id=str(row["id"]), status=row["status"])
+    await emit_many(await driver_connection(db), "payout.failed", [r["id"] for r in failed], [r["group_id"] for r in failed], ["status"])
     stuck = [row for row in failed if row["status"] == "needs_attention"]
     if not stuck:
         return

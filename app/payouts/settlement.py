@@ -50,6 +50,8 @@ from app.core.db import driver_connection
 from app.core.job_console import report_progress
 from app.payouts import events
 from app.payouts.bank import Bank, BankError, Transfer
+from app.webhooks.events import emit_many
+
 
 log = structlog.get_logger("caseload.settlement")
 # Told what a run has done so far (a dict of counts and the phase): the job console's progress.
@@ -96,7 +98,7 @@ UPDATE payouts p
    AND p.status = 'accruing'
    AND p.pay_date <= (coalesce($2::timestamptz, now()) AT TIME ZONE g.time_zone)::date
    AND ($1::date IS NULL OR p.pay_date = $1)
-RETURNING p.id
+RETURNING p.id, p.group_id
 """
 
 # P6, proven: the sum of each just-closed payout's lines against its running amount; a mismatch is
@@ -177,6 +179,7 @@ UPDATE payouts p
        failed_at = NULL, failure_reason = NULL, updated_at = now()
   FROM unnest($1::uuid[], $2::smallint[], $3::text[], $4::text[]) AS v(id, attempt, reference, last4)
  WHERE p.id = v.id AND p.id = ANY($1::uuid[])  -- by primary key, not a hash of the whole table
+RETURNING p.id, p.group_id, p.status
 """
 
 # Poll takes no lock: asking the bank changes nothing there, and each outcome is written only where
@@ -224,7 +227,9 @@ async def build_payouts(
     # One aggregate over the closing payouts' lines: a batch job, not a request (its own time limit,
     # and room to aggregate in memory rather than sort on disk).
     await driver.execute("SET LOCAL statement_timeout = '15min'; SET LOCAL work_mem = '64MB'")
-    closed = [row[0] for row in await driver.fetch(CLOSE_PAYOUTS, only_pay_date, now)]
+    closed_rows = await driver.fetch(CLOSE_PAYOUTS, only_pay_date, now)
+    closed = [row[0] for row in closed_rows]
+    await emit_many(driver, "payout.scheduled", closed, [row[1] for row in closed_rows], ["status"])
     result.payouts_scheduled += len(closed)
     if closed:
         checked = await driver.fetchrow(VERIFY_AMOUNTS, closed)
@@ -317,7 +322,9 @@ async def send_transfers(
                 references.append(answer)
                 last4s.append(row["account_last4"])
             if sent_ids:
-                await driver.execute(MARK_SENT, sent_ids, attempts, references, last4s)
+                sent = await driver.fetch(MARK_SENT, sent_ids, attempts, references, last4s)
+                paid_now = [row for row in sent if row["status"] == "paid"]
+                await emit_many(driver, "payout.paid", [r["id"] for r in paid_now], [r["group_id"] for r in paid_now], ["status"])
                 paid_as_is = references.count(None)
                 result.transfers_sent += len(references) - paid_as_is
                 result.paid += paid_as_is
@@ -356,8 +363,11 @@ async def poll_transfers(
         if not ids:
             continue
         async with sessionmaker() as db:
-            marked = await (await driver_connection(db)).fetch(MARK_OUTCOMES, ids, references, states, reasons, MAX_FAILURES)
+            driver = await driver_connection(db)
+            marked = await driver.fetch(MARK_OUTCOMES, ids, references, states, reasons, MAX_FAILURES)
             failed = [row for row in marked if row["status"] != "paid"]
+            paid = [row for row in marked if row["status"] == "paid"]
+            await emit_many(driver, "payout.paid", [r["id"] for r in paid], [r["group_id"] for r in paid], ["status"])
             result.paid += len(marked) - len(failed)
             result.failed += len(failed)
             result.needs_attention += sum(row["status"] == "needs_attention" for row in failed)

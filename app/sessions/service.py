@@ -34,6 +34,7 @@ from app.payouts import earnings
 from app.payouts.schedule import arrival_window, schedule_for
 from app.practice.service import cancellation_policy_at
 from app.sessions import rules
+from app.webhooks.events import emit
 from app.sessions.schemas import CancelRequest, ConfirmRequest, SessionCreate, SessionUpdate, Status
 
 LIVE_STATUSES = ("scheduled", "confirmed", "no_show")
@@ -301,6 +302,7 @@ async def create_session(db: AsyncSession, actor: Actor, group_id: uuid.UUID, bo
     await _save(db, session)
     await audit.record(db, actor, "session.created", target_type="session", target_id=session.id, group_id=group_id,
                        client_id=str(client_id), provider_user_id=str(provider_id))
+    await emit(db, group_id, "session.booked", session.id, provider_id=provider_id, client_id=client_id)
     return session
 
 
@@ -422,6 +424,8 @@ async def confirm_session(
     await earnings.record_session_earning(db, session)  # 409 rate_missing rolls the whole request back
     await audit.record(db, actor, "session.confirmed", target_type="session", target_id=session.id, group_id=group_id,
                        service_code=session.service_code)
+    await emit(db, group_id, "session.confirmed", session.id, ["status", "confirmed_at", "service_date", "pay_date"],
+               provider_id=session.provider_user_id, client_id=session.client_id)
     return session
 
 
@@ -454,6 +458,8 @@ async def cancel_session(
         await earnings.record_late_cancellation_fee(db, session)
     await audit.record(db, actor, f"session.{session.status}", target_type="session", target_id=session.id,
                        group_id=group_id, by=body.by)
+    await emit(db, group_id, "session.cancelled", session.id, ["status", "cancelled_at", "cancelled_by"],
+               provider_id=session.provider_user_id, client_id=session.client_id)
     return session
 
 
