@@ -21,7 +21,7 @@ from app.models.outbox import MailMessage, OutboxJob
 from app.models.payouts import EarningLine, Payout
 from app.models.practice import BankAccount, BankAccountChange, IdentityVerification, Rate
 from app.models.providers import IntakeForm, PracticeLocation, ProviderProfile
-from app.models.sessions import TherapySession
+from app.models.sessions import SessionNotice, TherapySession
 from app.models.users import AuthSession, EmailVerificationToken, PasswordResetToken, RecoveryCode, User
 from app.core.db import Base
 from app.models.foreign_key_indexes import index_foreign_keys
@@ -31,6 +31,7 @@ index_foreign_keys(Base.metadata)
 __all__ = [
     "Invitation",
     "PracticeInsurance",
+    "SessionNotice",
     "TherapySession",
     "Payout",
     "EarningLine",

@@ -14,10 +14,12 @@ from app.core.responses import json_response
 from app.core.routing import allowed, router
 from app.core.schemas import InstantQuery
 from app.models import TherapySession
-from app.sessions import schemas, service
+from app.sessions import schemas, series, service
 
 sessions_router = router("/v1/groups/{group_id}/sessions", "sessions")
 ERRORS = problem_responses(401, 403, 404, 409, 422)
+SCOPE = ("In a series: `this` session only (default), this and the `following` ones, or `all` of them. "
+         "Confirmed, cancelled and past occurrences are never changed.")
 
 
 
@@ -30,6 +32,23 @@ def session_out(session: TherapySession) -> schemas.SessionOut:
 async def create_session(group_id: uuid.UUID, body: schemas.SessionCreate, actor: CurrentActor, db: DB) -> schemas.SessionOut:
     """Book a session with a client of the provider's roster; a double booking is refused with every conflict (S1, S2)."""
     return session_out(await service.create_session(db, actor, group_id, body))
+
+
+@sessions_router.post(
+    "/series", status_code=201, dependencies=[Idempotent], responses=ERRORS, **allowed(Capability.CALENDAR),
+    summary="Book a recurring series",
+    description=(
+        "Books a weekly or every-two-weeks series with one client: the first session as for a single booking, and "
+        "`repeat` with a `count` (2-52) or an `until` date (at most 364 days after the first, in the group's time zone). "
+        "Every occurrence keeps the first one's local time of day in the group's time zone across daylight-saving changes. "
+        "All occurrences are booked or none: if any overlaps a session of the provider or the client (in any practice), "
+        "the 409 `series_conflict` lists each conflicting occurrence with what is in its way; another practice's session "
+        "shows only as busy time. Every session carries the `series_id`; change them later with `scope` on PATCH and cancel."
+    ),
+)
+async def create_series(group_id: uuid.UUID, body: schemas.SeriesCreate, actor: CurrentActor, db: DB) -> schemas.SeriesOut:
+    booked = await series.create_series(db, actor, group_id, body)
+    return schemas.SeriesOut(series_id=booked[0].series_id, sessions=[session_out(s) for s in booked])
 
 
 @sessions_router.get(
@@ -63,10 +82,16 @@ async def read_session(group_id: uuid.UUID, session_id: uuid.UUID, actor: Curren
 
 @sessions_router.patch("/{session_id}", responses=ERRORS, **allowed(Capability.CALENDAR))
 async def update_session(
-    group_id: uuid.UUID, session_id: uuid.UUID, body: schemas.SessionUpdate, actor: CurrentActor, db: DB
+    group_id: uuid.UUID, session_id: uuid.UUID, body: schemas.SessionUpdate, actor: CurrentActor, db: DB,
+    scope: Annotated[schemas.Scope, Query(description=SCOPE)] = "this",
 ) -> schemas.SessionOut:
-    """Move a scheduled session, or correct a confirmed one's details within 48 hours of confirming (S3)."""
-    return session_out(await service.update_session(db, actor, group_id, session_id, body))
+    """Move a scheduled session, or correct a confirmed one's details within 48 hours of confirming (S3).
+
+    In a series, `scope=following` or `all` moves the scheduled occurrences still to come as this one moves: by the
+    same number of days, to the new local time of day (group's time zone); a new length or place applies to each.
+    All move or none (409 `series_conflict` lists each occurrence in the way). Answers the addressed session.
+    """
+    return session_out(await series.update_series(db, actor, group_id, session_id, body, scope))
 
 
 @sessions_router.post("/{session_id}/confirm", dependencies=[Idempotent], responses=ERRORS, **allowed(Capability.CALENDAR))
@@ -79,10 +104,14 @@ async def confirm_session(
 
 @sessions_router.post("/{session_id}/cancel", dependencies=[Idempotent], responses=ERRORS, **allowed(Capability.CALENDAR))
 async def cancel_session(
-    group_id: uuid.UUID, session_id: uuid.UUID, body: schemas.CancelRequest, actor: CurrentActor, db: DB
+    group_id: uuid.UUID, session_id: uuid.UUID, body: schemas.CancelRequest, actor: CurrentActor, db: DB,
+    scope: Annotated[schemas.Scope, Query(description=SCOPE)] = "this",
 ) -> schemas.SessionOut:
-    """Cancel before the start; a client's cancellation inside the policy's window is late and carries its fee (S4)."""
-    return session_out(await service.cancel_session(db, actor, group_id, session_id, body))
+    """Cancel before the start; a client's cancellation inside the policy's window is late and carries its fee (S4).
+
+    In a series, `scope=following` or `all` cancels the scheduled occurrences still to come too. Answers the addressed session.
+    """
+    return session_out(await series.cancel_series(db, actor, group_id, session_id, body, scope))
 
 
 @sessions_router.post("/{session_id}/no-show", responses=ERRORS, **allowed(Capability.CALENDAR))

@@ -13,7 +13,7 @@ from functools import lru_cache
 from typing import Any
 
 from asyncpg import Record
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -47,7 +47,7 @@ DOCUMENT_COLUMNS = (
     TherapySession.confirmed_at, TherapySession.service_date, TherapySession.service_code,
     TherapySession.diagnosis_code, TherapySession.pay_date, TherapySession.period_date,
     TherapySession.cancelled_at, TherapySession.cancelled_by, TherapySession.cancellation_reason,
-    TherapySession.late_cancellation_fee_cents, TherapySession.no_show_at,
+    TherapySession.late_cancellation_fee_cents, TherapySession.no_show_at, TherapySession.series_id,
 )
 
 
@@ -90,6 +90,7 @@ def session_document(s: TherapySession) -> dict[str, Any]:
         "confirmation": confirmation,
         "cancellation": cancellation,
         "no_show_at": s.no_show_at,
+        "series_id": s.series_id,
     }
 
 
@@ -162,34 +163,51 @@ async def _check_location(db: AsyncSession, group_id: uuid.UUID, provider_id: uu
                       errors=[{"field": "body.location_id", "message": "not a current practice location of the provider"}])
 
 
-async def _conflicts(db: AsyncSession, session: "_Proposed") -> list[dict[str, Any]]:
-    """S2: every live session in the way, for the provider (any practice) and for the client."""
-    rows = await db.execute(
-        select(
-            TherapySession.id, TherapySession.group_id, TherapySession.provider_user_id, TherapySession.client_id,
-            TherapySession.starts_at, TherapySession.ends_at,
-        )
-        .where(
-            or_(TherapySession.provider_user_id == session.provider_user_id, TherapySession.client_id == session.client_id),
-            TherapySession.status.in_(LIVE_STATUSES),
-            TherapySession.starts_at < session.ends_at,
-            TherapySession.ends_at > session.starts_at,
-            TherapySession.id != session.id,
-        )
-        .order_by(TherapySession.starts_at, TherapySession.id)
-    )
-    conflicts = []
+# S2, S7: the live sessions in the way of each proposed range (the n-th range is occurrence n, from 1), in one
+# statement for any number of ranges (a series of 52 is checked as one set).
+_CONFLICTS_SQL = text("""
+SELECT o.n, s.id, s.group_id, s.provider_user_id, s.client_user_id, s.starts_at, s.ends_at
+  FROM unnest(CAST(:starts AS timestamptz[]), CAST(:ends AS timestamptz[])) WITH ORDINALITY AS o(starts_at, ends_at, n)
+  JOIN sessions s
+    ON (s.provider_user_id = :provider OR s.client_user_id = :person)
+   AND s.status NOT IN ('cancelled', 'late_cancelled')
+   AND s.starts_at < o.ends_at AND s.ends_at > o.starts_at
+   AND s.id <> ALL(CAST(:moving AS uuid[]))
+ ORDER BY o.n, s.starts_at, s.id
+""")
+
+
+async def conflicts_of(
+    db: AsyncSession, *, group_id: uuid.UUID, provider_id: uuid.UUID, person_id: uuid.UUID,
+    ranges: list[tuple[datetime, datetime]], moving: list[uuid.UUID],
+) -> dict[int, list[dict[str, Any]]]:
+    """Each proposed range's conflicts, by occurrence number. A session of another practice shows only as busy
+    time of the provider or the client (S7, R1): no id, no name, no practice."""
+    rows = await db.execute(_CONFLICTS_SQL, {
+        "starts": [r[0] for r in ranges], "ends": [r[1] for r in ranges], "provider": provider_id, "person": person_id,
+        "moving": [str(m) for m in moving],
+    })
+    found: dict[int, list[dict[str, Any]]] = {}
     for row in rows:
-        if row.group_id != session.group_id:
-            # Another practice's session: only that the provider is busy then (R1).
-            conflicts.append({"party": "provider", "starts_at": row.starts_at.isoformat(),
-                              "ends_at": row.ends_at.isoformat(), "other_practice": True})
-            continue
-        parties = [p for p, same in (("provider", row.provider_user_id == session.provider_user_id),
-                                     ("client", row.client_id == session.client_id)) if same]
-        conflicts.extend({"party": party, "session_id": str(row.id), "starts_at": row.starts_at.isoformat(),
-                          "ends_at": row.ends_at.isoformat(), "other_practice": False} for party in parties)
-    return conflicts
+        parties = [p for p, same in (("provider", row.provider_user_id == provider_id),
+                                     ("client", row.client_user_id == person_id)) if same]
+        shown = found.setdefault(row.n, [])
+        for party in parties:
+            if row.group_id != group_id:
+                shown.append({"party": party, "starts_at": row.starts_at.isoformat(), "ends_at": row.ends_at.isoformat(),
+                              "other_practice": True})
+            else:
+                shown.append({"party": party, "session_id": str(row.id), "starts_at": row.starts_at.isoformat(),
+                              "ends_at": row.ends_at.isoformat(), "other_practice": False})
+    return found
+
+
+async def _conflicts(db: AsyncSession, session: "_Proposed") -> list[dict[str, Any]]:
+    """S2, S7: every live session in the way, for the provider and for the client (their account), any practice."""
+    found = await conflicts_of(db, group_id=session.group_id, provider_id=session.provider_user_id,
+                               person_id=session.client_user_id, ranges=[(session.starts_at, session.ends_at)],
+                               moving=[session.id])
+    return found.get(1, [])
 
 
 _DEADLOCK_ATTEMPTS = 3
@@ -214,7 +232,7 @@ async def _save(db: AsyncSession, session: TherapySession, changes: dict[str, An
     new = changes is None
     changes = changes or {}
     proposed = _Proposed(
-        session.id, session.group_id, session.provider_user_id, session.client_id,
+        session.id, session.group_id, session.provider_user_id, session.client_user_id,
         changes.get("starts_at", session.starts_at), changes.get("ends_at", session.ends_at),
     )
     try:
@@ -251,7 +269,7 @@ class _Proposed:
     id: uuid.UUID
     group_id: uuid.UUID
     provider_user_id: uuid.UUID
-    client_id: uuid.UUID
+    client_user_id: uuid.UUID
     starts_at: datetime
     ends_at: datetime
 
@@ -264,17 +282,41 @@ def _ends(starts_at: datetime, minutes: int) -> datetime:
 # --- booking ---------------------------------------------------------------------------------------
 
 
-async def create_session(db: AsyncSession, actor: Actor, group_id: uuid.UUID, body: SessionCreate) -> TherapySession:
-    """S1, S2: book a session on a provider's calendar with a client of their active roster."""
+@dataclass(frozen=True, slots=True)
+class Booking:
+    """What a booking (single or series) checked: whose calendar, which client and person, how long, where."""
+
+    group_id: uuid.UUID
+    provider_id: uuid.UUID
+    client_id: uuid.UUID
+    person_id: uuid.UUID
+    minutes: int
+    time_zone: str
+    policy_id: uuid.UUID | None
+
+    def session(self, body: SessionCreate, starts_at: datetime, actor: Actor, series_id: uuid.UUID | None = None) -> TherapySession:
+        return TherapySession(
+            id=uuid.uuid4(), group_id=self.group_id, provider_user_id=self.provider_id, client_id=self.client_id,
+            client_user_id=self.person_id, kind=body.kind, starts_at=starts_at, duration_minutes=self.minutes,
+            ends_at=_ends(starts_at, self.minutes), telehealth=body.location_id is None, location_id=body.location_id,
+            status="scheduled", cancellation_policy_id=self.policy_id, created_by_user_id=actor.user_id,
+            series_id=series_id,
+        )
+
+
+async def check_booking(db: AsyncSession, actor: Actor, group_id: uuid.UUID, body: SessionCreate) -> Booking:
+    """S1: the provider's calendar, a client of their active roster, a place of theirs, the length by kind."""
     grant = require(actor, Capability.CALENDAR, group_id)
     provider_id = await _calendar_owner(db, actor, group_id, body.provider_id)
-    client_id = await db.scalar(select(Client.id).where(Client.id == body.client_id, *visible_clients(grant)))
-    if client_id is None:
+    client = (await db.execute(
+        select(Client.id, Client.user_id).where(Client.id == body.client_id, *visible_clients(grant))
+    )).one_or_none()
+    if client is None:
         raise not_found("client")
-    on_roster = await db.scalar(select(Client.id).where(Client.id == client_id, on_roster_of(provider_id, active_only=True)))
+    on_roster = await db.scalar(select(Client.id).where(Client.id == client.id, on_roster_of(provider_id, active_only=True)))
     if on_roster is None:
         raise conflict("client_not_on_roster", "The client is not on this provider's active roster: add them to it first.",
-                       client_id=str(client_id), provider_user_id=str(provider_id))
+                       client_id=str(client.id), provider_user_id=str(provider_id))
     if body.location_id is not None:
         await _check_location(db, group_id, provider_id, body.location_id)
     settings = await _group(db, group_id)
@@ -282,25 +324,17 @@ async def create_session(db: AsyncSession, actor: Actor, group_id: uuid.UUID, bo
         settings.intake_session_minutes if body.kind == "intake" else rules.DEFAULT_THERAPY_MINUTES
     )
     policy = await cancellation_policy_at(db, group_id, clock.now())
-    starts_at = body.starts_at.astimezone(UTC)
-    session = TherapySession(
-        id=uuid.uuid4(),
-        group_id=group_id,
-        provider_user_id=provider_id,
-        client_id=client_id,
-        kind=body.kind,
-        starts_at=starts_at,
-        duration_minutes=minutes,
-        ends_at=_ends(starts_at, minutes),
-        telehealth=body.location_id is None,
-        location_id=body.location_id,
-        status="scheduled",
-        cancellation_policy_id=policy.id if policy else None,
-        created_by_user_id=actor.user_id,
-    )
+    return Booking(group_id=group_id, provider_id=provider_id, client_id=client.id, person_id=client.user_id,
+                   minutes=minutes, time_zone=settings.time_zone, policy_id=policy.id if policy else None)
+
+
+async def create_session(db: AsyncSession, actor: Actor, group_id: uuid.UUID, body: SessionCreate) -> TherapySession:
+    """S1, S2: book a session on a provider's calendar with a client of their active roster."""
+    booking = await check_booking(db, actor, group_id, body)
+    session = booking.session(body, body.starts_at.astimezone(UTC), actor)
     await _save(db, session)
     await audit.record(db, actor, "session.created", target_type="session", target_id=session.id, group_id=group_id,
-                       client_id=str(client_id), provider_user_id=str(provider_id))
+                       client_id=str(booking.client_id), provider_user_id=str(booking.provider_id))
     return session
 
 
@@ -434,6 +468,12 @@ async def cancel_session(
     now = clock.now()
     if now >= session.starts_at:
         raise conflict("session_started", "The session has started: record a no-show instead of cancelling.")
+    await cancel_one(db, actor, session, body, now)
+    return session
+
+
+async def cancel_one(db: AsyncSession, actor: Actor, session: TherapySession, body: CancelRequest, now: datetime) -> None:
+    """S4: cancel one scheduled session that has not started (the caller checked both)."""
     fee = 0
     late = False
     if body.by == "client" and session.cancellation_policy_id is not None:
@@ -453,8 +493,7 @@ async def cancel_session(
     if late:
         await earnings.record_late_cancellation_fee(db, session)
     await audit.record(db, actor, f"session.{session.status}", target_type="session", target_id=session.id,
-                       group_id=group_id, by=body.by)
-    return session
+                       group_id=session.group_id, by=body.by)
 
 
 async def record_no_show(db: AsyncSession, actor: Actor, group_id: uuid.UUID, session_id: uuid.UUID) -> TherapySession:
@@ -601,7 +640,7 @@ def listed_document(r: Record) -> dict[str, Any]:
     compares the two for sessions in every state."""
     (id_, group_id, provider_user_id, client_id, kind, starts_at, ends_at, duration_minutes, telehealth, location_id,
      status, created_at, confirmed_at, service_date, service_code, diagnosis_code, pay_date, period_date,
-     cancelled_at, cancelled_by, cancellation_reason, late_cancellation_fee_cents, no_show_at) = r
+     cancelled_at, cancelled_by, cancellation_reason, late_cancellation_fee_cents, no_show_at, series_id) = r
     confirmation = None
     if confirmed_at is not None and period_date is not None:
         earliest, latest = _arrival_window(period_date)
@@ -639,4 +678,5 @@ def listed_document(r: Record) -> dict[str, Any]:
         "confirmation": confirmation,
         "cancellation": cancellation,
         "no_show_at": no_show_at,
+        "series_id": series_id,
     }
