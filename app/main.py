@@ -22,7 +22,7 @@ from app.core.middleware import RequestContextMiddleware, wait_for_requests
 from app.core.openapi import build_openapi
 from app.core.redis import connect
 from app.core.storage import LocalStorage
-from app.documents.router import documents_router
+from app.documents.router import documents_router, my_documents_router
 from app.estimates.router import estimates_router
 from app.groups.router import groups_router
 from app.health import health_router
@@ -34,7 +34,7 @@ from app.onboarding.router import onboarding_router
 from app.payouts.router import payouts_router, settlements_router
 from app.practice.router import practice_ops_router, practice_router
 from app.providers.router import providers_router
-from app.sessions.router import sessions_router
+from app.sessions.router import my_sessions_router, sessions_router
 
 # Starlette tries routes in this order, one regex match each (about 80 routes): the most-read
 # paths come first. Paths do not overlap, so the order changes nothing else.
@@ -42,6 +42,7 @@ ROUTERS = [
     health_router,
     me_router,
     sessions_router,
+    my_sessions_router,
     clients_router,
     auth_router,
     groups_router,
@@ -55,6 +56,7 @@ ROUTERS = [
     onboarding_router,
     estimates_router,
     documents_router,
+    my_documents_router,
     booking_router,
     imports_router,
     payouts_router,

@@ -1,22 +1,23 @@
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import Depends, Query, Response
 
 
-from app.core.auth import CurrentActor
+from app.core.auth import CurrentActor, PersonActor
 from app.core.authz import Capability
 from app.core.db import DB, Reader, get_reader
 from app.core.errors import problem_responses
 from app.core.idempotency import Idempotent
 from app.core.pagination import Page, PageQuery
 from app.core.responses import json_response
-from app.core.routing import allowed, router
+from app.core.routing import PERSON, allowed, router
 from app.core.schemas import InstantQuery
 from app.models import TherapySession
-from app.sessions import schemas, series, service
+from app.sessions import client_side, schemas, series, service
 
 sessions_router = router("/v1/groups/{group_id}/sessions", "sessions")
+my_sessions_router = router("/v1/me/sessions", "sessions")
 ERRORS = problem_responses(401, 403, 404, 409, 422)
 SCOPE = ("In a series: `this` session only (default), this and the `following` ones, or `all` of them. "
          "Confirmed, cancelled and past occurrences are never changed.")
@@ -118,3 +119,49 @@ async def cancel_session(
 async def record_no_show(group_id: uuid.UUID, session_id: uuid.UUID, actor: CurrentActor, db: DB) -> schemas.SessionOut:
     """Record that the client did not come (once the session has started) (S4)."""
     return session_out(await service.record_no_show(db, actor, group_id, session_id))
+
+
+@my_sessions_router.get(
+    "", response_model=Page[schemas.MySessionOut], responses=problem_responses(401, 403, 422), **allowed(PERSON),
+    summary="Your sessions as a client",
+    description=(
+        "The sessions booked for you as a client, in every practice you are a client of: `when=upcoming` (not yet "
+        "ended, soonest first; the default) or `when=past` (latest first). Each shows the practice, the provider, "
+        "the time (UTC), the place, the state and until when you can cancel it yourself."
+    ),
+)
+async def my_sessions(
+    actor: PersonActor, db: DB, page: PageQuery,
+    when: Annotated[Literal["upcoming", "past"], Query(description="Upcoming (default) or past sessions.")] = "upcoming",
+) -> Page[schemas.MySessionOut]:
+    items, next_cursor = await client_side.my_sessions(db, actor, page, when)
+    return Page(items=[schemas.MySessionOut.model_validate(i) for i in items], next_cursor=next_cursor)
+
+
+@my_sessions_router.post(
+    "/{session_id}/cancel", dependencies=[Idempotent], responses=problem_responses(401, 403, 404, 409, 422),
+    **allowed(PERSON),
+    summary="Cancel one of your sessions",
+    description=(
+        "Cancels a scheduled session of yours before the practice's cancellation window opens (see "
+        "`cancellable_until`). Inside the window the answer is 409 `inside_cancellation_window`: contact your "
+        "provider; the problem shows the fee (`fee_cents`) a late cancellation carries under the practice's policy."
+    ),
+)
+async def cancel_my_session(
+    session_id: uuid.UUID, body: schemas.MyCancelRequest, actor: PersonActor, db: DB
+) -> schemas.MySessionOut:
+    return schemas.MySessionOut.model_validate(await client_side.cancel_my_session(db, actor, session_id, body.reason))
+
+
+@my_sessions_router.put(
+    "/reminders", responses=problem_responses(401, 403, 422), **allowed(PERSON),
+    summary="Turn your session reminders on or off",
+    description=(
+        "Practices remind their clients of each session by mail (24 hours before by default, a practice setting). "
+        "`enabled: false` stops these reminders for you in every practice; mails about a booking, a move or a "
+        "cancellation still come."
+    ),
+)
+async def set_my_reminders(body: schemas.RemindersIn, actor: PersonActor, db: DB) -> schemas.RemindersOut:
+    return schemas.RemindersOut(enabled=await client_side.set_reminders(db, actor, body.enabled))

@@ -130,3 +130,43 @@ class SessionOut(BaseModel):
 class SeriesOut(BaseModel):
     series_id: uuid.UUID
     sessions: list[SessionOut] = Field(description="Every occurrence, in order.")
+
+
+class MyCancellationOut(BaseModel):
+    cancelled_at: datetime
+    by: Literal["client", "provider"]
+    late_cancellation_fee_cents: int | None
+
+
+class MySessionOut(BaseModel):
+    """A session as its client sees it (C11): when, with whom, where, its state; never codes."""
+
+    id: uuid.UUID
+    group_id: uuid.UUID
+    practice_name: str
+    provider_user_id: uuid.UUID
+    provider_name: str
+    kind: Kind
+    starts_at: datetime
+    ends_at: datetime
+    duration_minutes: int
+    telehealth: bool
+    location_id: uuid.UUID | None
+    status: Status
+    series_id: uuid.UUID | None
+    cancellable_until: datetime | None = Field(
+        description="A scheduled session can be cancelled here until then; later, contact the provider (a late cancellation carries a fee)."
+    )
+    cancellation: MyCancellationOut | None
+
+
+class MyCancelRequest(Strict):
+    reason: str | None = Field(default=None, max_length=500, description="Shown to the practice.")
+
+
+class RemindersIn(Strict):
+    enabled: bool = Field(description="`false`: no reminder mails before your sessions (booking, move and cancellation mails still come).")
+
+
+class RemindersOut(BaseModel):
+    enabled: bool

@@ -19,7 +19,7 @@ from app.core.auth import Actor
 from app.core.authz import Capability, require
 from app.core.errors import Problem, conflict
 from app.models import TherapySession
-from app.sessions import recurrence
+from app.sessions import notices, recurrence
 from app.sessions import service as sessions
 from app.sessions.schemas import CancelRequest, Scope, SeriesCreate, SessionUpdate
 
@@ -84,6 +84,7 @@ async def create_series(db: AsyncSession, actor: Actor, group_id: uuid.UUID, bod
     await audit.record(db, actor, "session.series_created", target_type="session_series", target_id=series_id,
                        group_id=group_id, session_ids=[str(s.id) for s in booked], client_id=str(booking.client_id),
                        provider_user_id=str(booking.provider_id))
+    await notices.mail_client(db, "booked", [s.id for s in booked])
     return booked
 
 
@@ -161,6 +162,8 @@ async def update_series(db: AsyncSession, actor: Actor, group_id: uuid.UUID, ses
         await db.refresh(s)
     await audit.record(db, actor, "session.series_rescheduled", target_type="session_series", target_id=addressed.series_id,
                        group_id=group_id, scope=scope, session_ids=[str(i) for i in moving], fields=sorted(changes))
+    if {"starts_at", "telehealth", "location_id"} & changes.keys():
+        await notices.mail_client(db, "moved", moving)
     return addressed
 
 
@@ -174,6 +177,7 @@ async def cancel_series(db: AsyncSession, actor: Actor, group_id: uuid.UUID, ses
     if addressed.starts_at <= now:
         raise conflict("session_started", "This session has started: record a no-show, and cancel the following ones from the next.")
     for s in reached:
-        await sessions.cancel_one(db, actor, s, body, now)
+        await sessions.cancel_one(db, actor, s, body, now, notify=False)
+    await notices.mail_client(db, "cancelled", [s.id for s in reached])  # one mail for them all
     return addressed
 

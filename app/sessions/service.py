@@ -33,7 +33,7 @@ from app.models.sessions import LIVE_SESSION
 from app.payouts import earnings
 from app.payouts.schedule import arrival_window, schedule_for
 from app.practice.service import cancellation_policy_at
-from app.sessions import rules
+from app.sessions import notices, rules
 from app.sessions.schemas import CancelRequest, ConfirmRequest, SessionCreate, SessionUpdate, Status
 
 LIVE_STATUSES = ("scheduled", "confirmed", "no_show")
@@ -335,6 +335,7 @@ async def create_session(db: AsyncSession, actor: Actor, group_id: uuid.UUID, bo
     await _save(db, session)
     await audit.record(db, actor, "session.created", target_type="session", target_id=session.id, group_id=group_id,
                        client_id=str(booking.client_id), provider_user_id=str(booking.provider_id))
+    await notices.mail_client(db, "booked", [session.id])
     return session
 
 
@@ -366,11 +367,14 @@ async def update_session(
         action = "session.corrected"
     else:
         raise conflict("session_closed", f"A {session.status.replace('_', ' ')} session cannot be changed.", session_status=session.status)
+    was = session.starts_at
     await _save(db, session, {**values, "updated_at": func.now()})
     if session.status == "confirmed":
         await earnings.correct_session_earning(db, session)
     await audit.record(db, actor, action, target_type="session", target_id=session.id, group_id=group_id,
                        fields=sorted(changes))
+    if place:
+        await notices.mail_client(db, "moved", [session.id], was=was)
     return session
 
 
@@ -472,8 +476,10 @@ async def cancel_session(
     return session
 
 
-async def cancel_one(db: AsyncSession, actor: Actor, session: TherapySession, body: CancelRequest, now: datetime) -> None:
-    """S4: cancel one scheduled session that has not started (the caller checked both)."""
+async def cancel_one(
+    db: AsyncSession, actor: Actor, session: TherapySession, body: CancelRequest, now: datetime, *, notify: bool = True
+) -> None:
+    """S4: cancel one scheduled session that has not started (the caller checked both); S12: the client is told."""
     fee = 0
     late = False
     if body.by == "client" and session.cancellation_policy_id is not None:
@@ -494,6 +500,8 @@ async def cancel_one(db: AsyncSession, actor: Actor, session: TherapySession, bo
         await earnings.record_late_cancellation_fee(db, session)
     await audit.record(db, actor, f"session.{session.status}", target_type="session", target_id=session.id,
                        group_id=session.group_id, by=body.by)
+    if notify:
+        await notices.mail_client(db, "cancelled", [session.id])
 
 
 async def record_no_show(db: AsyncSession, actor: Actor, group_id: uuid.UUID, session_id: uuid.UUID) -> TherapySession:

@@ -30,6 +30,8 @@ SAMPLE_BODIES: dict[str, dict] = {
     "sessions-update_session": {"duration_minutes": 45},
     "sessions-confirm_session": {"service_code": "90837", "diagnosis_code": "F41.1"},
     "sessions-cancel_session": {"by": "provider", "reason": "Provider unavailable"},
+    "sessions-cancel_my_session": {"reason": "Travel"},
+    "sessions-set_my_reminders": {"enabled": False},
 }
 
 
