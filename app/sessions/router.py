@@ -64,11 +64,15 @@ async def list_sessions(
     start: Annotated[InstantQuery | None, Query(alias="from", description="Sessions starting at or after; default: now.")] = None,
     end: Annotated[InstantQuery | None, Query(alias="to", description="...and before; default: 7 days after `from`, at most 93.")] = None,
     status: Annotated[schemas.Status | None, Query(description="Only sessions in this state.")] = None,
+    client_id: Annotated[uuid.UUID | None, Query(description="Only this client's sessions.")] = None,
 ) -> Response:
-    """A calendar by time range: your own (providers), any provider's or the whole group's (admins) (S5)."""
+    """A calendar by time range: your own (providers), any provider's or the whole group's (admins) (S5).
+
+    Each entry carries the client's name; `client_id` narrows the calendar to one client's sessions.
+    """
     # No SQLAlchemy session: one statement reads the page and writes its audit row (service.list_sessions).
     items, next_cursor = await service.list_sessions(
-        reader, actor, group_id, page, provider_id=provider_id, start=start, end=end, status=status
+        reader, actor, group_id, page, provider_id=provider_id, start=start, end=end, status=status, client_id=client_id
     )
     # Serialised directly (the model documents it): a 200-session page through pydantic costs several ms. The
     # ids come as text, so orjson's `default` hook never runs per value.

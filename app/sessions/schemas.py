@@ -125,6 +125,7 @@ class SessionOut(BaseModel):
     cancellation: CancellationOut | None
     no_show_at: datetime | None
     series_id: uuid.UUID | None = Field(description="Shared by the sessions of a recurring series; null for a single booking.")
+    client_name: str | None = Field(None, description="The client's name as the practice keeps it; in calendar lists only.")
 
 
 class SeriesOut(BaseModel):

@@ -541,6 +541,7 @@ async def list_sessions(
     start: datetime | None,
     end: datetime | None,
     status: Status | None,
+    client_id: uuid.UUID | None = None,
 ) -> tuple[list[dict[str, Any]], str | None]:
     """S5: sessions starting in [from, to), by (starts_at, id): a provider's calendar or (admins) the group's.
 
@@ -569,10 +570,12 @@ async def list_sessions(
         args.append(provider_id)
     if status is not None:
         args.append(status)
+    if client_id is not None:
+        args.append(client_id)
     if page.cursor:
         args.extend(_after(page.cursor))
     sql = calendar_statement(provider=provider_id is not None, status=status is not None, after=page.cursor is not None,
-                             size=page.limit)
+                             size=page.limit, client=client_id is not None)
     rows = await reader.fetch(sql, *args)
     next_cursor = None
     if len(rows) > page.limit:
@@ -589,11 +592,11 @@ _SHOWN_COLUMNS = ", ".join(
 
 
 @lru_cache(maxsize=256)
-def calendar_statement(*, provider: bool, status: bool, after: bool, size: int) -> str:
+def calendar_statement(*, provider: bool, status: bool, after: bool, size: int, client: bool = False) -> str:
     """The calendar page for one shape of request; it reads one row more than `size` (is there a next page?).
 
     Parameters: $1 group_id, $2 from, $3 to, $4-$7 the audit row's actor_user_id, actor_api_key_id, actor_ip,
-    request_id; then, when present, provider_id, status, and the cursor's starts_at and id. The page size is
+    request_id; then, when present, provider_id, status, client_id, and the cursor's starts_at and id. The page size is
     written into the text, as in app.clients.roster_sql: a prepared `LIMIT $n` leaves PostgreSQL planning for an
     unknown share of the group.
 
@@ -609,6 +612,9 @@ def calendar_statement(*, provider: bool, status: bool, after: bool, size: int) 
     if status:
         n += 1
         where.append(f"status = ${n}")
+    if client:
+        n += 1
+        where.append(f"client_id = ${n}")
     if after:
         where.append(f"(starts_at, id) > (${n + 1}::timestamptz, ${n + 2}::uuid)")
     return f"""WITH page AS (
@@ -622,7 +628,9 @@ audit AS (
            (SELECT jsonb_agg(shown.id::text ORDER BY shown.starts_at, shown.id)
               FROM (SELECT id, starts_at FROM page ORDER BY starts_at, id LIMIT {size}) shown), '[]'::jsonb))
 )
-SELECT {_SHOWN_COLUMNS}
+SELECT {_SHOWN_COLUMNS},
+       -- Whoever reads a calendar may see its clients (R1, C10); the name is the practice's own copy (C8).
+       (SELECT c.first_name || ' ' || c.last_name FROM clients c WHERE c.id = page.client_id) AS client_name
   FROM page ORDER BY page.starts_at, page.id"""
 
 
@@ -648,7 +656,7 @@ def listed_document(r: Record) -> dict[str, Any]:
     compares the two for sessions in every state."""
     (id_, group_id, provider_user_id, client_id, kind, starts_at, ends_at, duration_minutes, telehealth, location_id,
      status, created_at, confirmed_at, service_date, service_code, diagnosis_code, pay_date, period_date,
-     cancelled_at, cancelled_by, cancellation_reason, late_cancellation_fee_cents, no_show_at, series_id) = r
+     cancelled_at, cancelled_by, cancellation_reason, late_cancellation_fee_cents, no_show_at, series_id, client_name) = r
     confirmation = None
     if confirmed_at is not None and period_date is not None:
         earliest, latest = _arrival_window(period_date)
@@ -687,4 +695,5 @@ def listed_document(r: Record) -> dict[str, Any]:
         "cancellation": cancellation,
         "no_show_at": no_show_at,
         "series_id": series_id,
+        "client_name": client_name,
     }
