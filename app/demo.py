@@ -143,6 +143,21 @@ async def _demo_sessions(db: AsyncSession, group: Group, provider_id: uuid.UUID)
             await earnings.record_session_earning(db, session)
         elif status == "late_cancelled":
             await earnings.record_late_cancellation_fee(db, session)
+    await _demo_series(db, group, provider_id, clients["Ready"].id, datetime.combine(today + timedelta(days=7), time(13), tz))
+
+
+async def _demo_series(db: AsyncSession, group: Group, provider_id: uuid.UUID, client_id: uuid.UUID, first: datetime) -> None:
+    """S11: a weekly series of twelve from a week today, at the same local hour each week."""
+    from app.sessions.recurrence import occurrences
+
+    series_id = uuid.uuid4()
+    for starts_at in occurrences(first, group.time_zone, 1, count=12, until=None):
+        db.add(TherapySession(
+            group_id=group.id, provider_user_id=provider_id, client_id=client_id, kind="therapy", starts_at=starts_at,
+            duration_minutes=50, ends_at=starts_at + timedelta(minutes=50), telehealth=True, status="scheduled",
+            created_by_user_id=provider_id, series_id=series_id,
+        ))
+    await db.flush()
 
 
 async def _demo_client(

@@ -22,7 +22,7 @@ from app.core.middleware import RequestContextMiddleware, wait_for_requests
 from app.core.openapi import build_openapi
 from app.core.redis import connect
 from app.core.storage import storage_from_settings
-from app.documents.router import documents_router
+from app.documents.router import documents_router, my_documents_router
 from app.estimates.router import estimates_router
 from app.groups.router import groups_router
 from app.health import health_router
@@ -35,7 +35,7 @@ from app.ops.router import ops_router
 from app.payouts.router import payouts_router, settlements_router
 from app.practice.router import practice_ops_router, practice_router
 from app.providers.router import providers_router
-from app.sessions.router import sessions_router
+from app.sessions.router import my_sessions_router, sessions_router
 from app.webhooks.openapi import describe_webhooks
 from app.webhooks.router import webhooks_router
 
@@ -45,6 +45,7 @@ ROUTERS = [
     health_router,
     me_router,
     sessions_router,
+    my_sessions_router,
     clients_router,
     auth_router,
     groups_router,
@@ -58,6 +59,7 @@ ROUTERS = [
     onboarding_router,
     estimates_router,
     documents_router,
+    my_documents_router,
     booking_router,
     imports_router,
     payouts_router,

@@ -30,6 +30,7 @@ from app.imports.sweeper import sweep_imports
 from app.imports.undo import purge_stored_objects, purge_unused_accounts
 from app.models import AuthSession, EmailVerificationToken, IdempotencyRecord
 from app.payouts.settlement import settle_job
+from app.sessions.notices import remind_sessions_job
 from app.webhooks.worker import start_dispatcher, stop_dispatcher
 
 log = structlog.get_logger("caseload.worker")
@@ -164,13 +165,15 @@ class WorkerSettings:
         # A mail is seconds of work: a killed worker's mail is redelivered after 70 s, not arq's 310.
         arq_function(tracked(deliver_mail), name="deliver_mail", timeout=60), relay_outbox_job, purge_expired, arq_function(tracked(settle_job), name="settle"),
         tracked(analyze_import), tracked(finalize_import), tracked(purge_stored_objects),
-        tracked(purge_unused_accounts),
+        tracked(purge_unused_accounts), arq_function(remind_sessions_job, name="remind_sessions"),
     ]
     cron_jobs = [
         cron(relay_outbox_job, second=set(range(0, 60, 5)), run_at_startup=True, unique=True),
         cron(sweep_imports_job, second=set(range(2, 60, 10)), unique=True),
         cron(purge_expired, minute=17, unique=True),
         cron(settle_job, name="settle_hourly", minute=5, run_at_startup=True, unique=True),
+        # S12: each minute; session_notices makes overlapping runs send each reminder once.
+        cron(remind_sessions_job, name="remind_sessions_cron", second=40, unique=True),
     ]
     on_startup = startup
     on_shutdown = shutdown

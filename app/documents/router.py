@@ -1,24 +1,25 @@
 import uuid
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request, Response
 from starlette.datastructures import UploadFile
 from starlette.responses import StreamingResponse
 
 from app.config import get_settings
-from app.core.auth import CurrentActor
+from app.core.auth import CurrentActor, PersonActor
 from app.core.authz import Capability
 from app.core.db import DB
 from app.core.errors import Problem, problem_responses
 from app.core.idempotency import Idempotent
 from app.core.pagination import Page, PageQuery
-from app.core.routing import allowed, router
+from app.core.routing import PERSON, allowed, router
 from app.core.storage import StorageDep
-from app.documents import schemas, service
+from app.documents import mine, schemas, service
 from app.documents.content import ALLOWED_TYPES, content_disposition
 
 documents_router = router("/v1/groups/{group_id}/clients/{client_id}/documents", "clients")
+my_documents_router = router("/v1/me/documents", "clients")
 
 _settings = get_settings()
 # Room for the multipart envelope around the one file: boundaries, part headers.
@@ -106,33 +107,68 @@ async def list_documents(
     return Page(items=[schemas.DocumentOut.model_validate(d) for d in documents], next_cursor=next_cursor)
 
 
-@documents_router.get(
-    "/{document_id}",
-    response_class=StreamingResponse,
-    responses={
-        200: {
-            "description": "The document's bytes, as an attachment, in the type detected at upload.",
-            # Each type a document can be stored as, so clients and fuzzers know what may come back.
-            "content": {
-                kind.content_type.split(";")[0]: {"schema": {"type": "string", "format": "binary"}}
-                for kind in ALLOWED_TYPES
-            },
+DOWNLOAD_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The document's bytes, as an attachment, in the type detected at upload.",
+        # Each type a document can be stored as, so clients and fuzzers know what may come back.
+        "content": {
+            kind.content_type.split(";")[0]: {"schema": {"type": "string", "format": "binary"}}
+            for kind in ALLOWED_TYPES
         },
-        **problem_responses(401, 403, 404, 500),
     },
-    **allowed(Capability.CLIENTS),
-)
+    **problem_responses(401, 403, 404, 500),
+}
+_SAFE_DOWNLOAD_HEADERS = {
+    # Never rendered by the browser as anything but the stored type, never kept in a cache.
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "private, no-store",
+    "Content-Security-Policy": "default-src 'none'; sandbox",
+}
+
+
+@documents_router.get("/{document_id}", response_class=StreamingResponse, responses=DOWNLOAD_RESPONSES, **allowed(Capability.CLIENTS))
 async def download_document(
     group_id: uuid.UUID, client_id: uuid.UUID, document_id: uuid.UUID, actor: CurrentActor, db: DB, storage: StorageDep
 ) -> StreamingResponse:
     """Download a client's document."""
     document, chunks = await service.open_document(db, storage, actor, group_id, client_id, document_id)
-    headers = {
-        "Content-Length": str(document.size_bytes),
-        "Content-Disposition": content_disposition(document.file_name),
-        # Never rendered by the browser as anything but the stored type, never kept in a cache.
-        "X-Content-Type-Options": "nosniff",
-        "Cache-Control": "private, no-store",
-        "Content-Security-Policy": "default-src 'none'; sandbox",
-    }
+    headers = {"Content-Length": str(document.size_bytes), "Content-Disposition": content_disposition(document.file_name),
+               **_SAFE_DOWNLOAD_HEADERS}
+    return StreamingResponse(chunks, media_type=document.content_type, headers=headers)
+
+
+@documents_router.patch(
+    "/{document_id}", responses=problem_responses(401, 403, 404, 409, 422), **allowed(Capability.CLIENTS),
+    summary="Share a document with the client",
+    description=(
+        "`shared_with_client: true` lets the client list and download the document from `/v1/me/documents`; `false` "
+        "stops sharing it. Psychotherapy notes and messages are never shared (409 `document_never_shared`)."
+    ),
+)
+async def share_document(
+    group_id: uuid.UUID, client_id: uuid.UUID, document_id: uuid.UUID, body: schemas.SharingIn, actor: CurrentActor, db: DB
+) -> schemas.DocumentOut:
+    document = await service.set_shared(db, actor, group_id, client_id, document_id, body.shared_with_client)
+    return schemas.DocumentOut.model_validate(document)
+
+
+@my_documents_router.get(
+    "", response_model=Page[schemas.MyDocumentOut], responses=problem_responses(401, 403, 422), **allowed(PERSON),
+    summary="Documents shared with you",
+    description="The documents your practices shared with you as a client, newest first, from every practice.",
+)
+async def my_documents(actor: PersonActor, db: DB, page: PageQuery) -> Page[schemas.MyDocumentOut]:
+    documents, next_cursor = await mine.my_documents(db, actor, page)
+    return Page(items=[schemas.MyDocumentOut.model_validate(d) for d in documents], next_cursor=next_cursor)
+
+
+@my_documents_router.get(
+    "/{document_id}", response_class=StreamingResponse, responses=DOWNLOAD_RESPONSES, **allowed(PERSON),
+    summary="Download a document shared with you",
+    description="The bytes of a document a practice shared with you, as an attachment.",
+)
+async def download_my_document(document_id: uuid.UUID, actor: PersonActor, db: DB, storage: StorageDep) -> StreamingResponse:
+    document, chunks = await mine.open_my_document(db, storage, actor, document_id)
+    headers = {"Content-Length": str(document.size_bytes), "Content-Disposition": content_disposition(document.file_name),
+               **_SAFE_DOWNLOAD_HEADERS}
     return StreamingResponse(chunks, media_type=document.content_type, headers=headers)

@@ -4,6 +4,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from app.core.schemas import Strict
 from app.documents.content import ALLOWED_DESCRIPTION, ALLOWED_TYPES
 
 DocumentCategory = Literal["clinical", "administrative", "billing", "psychotherapy_note", "message"]
@@ -33,11 +34,30 @@ class DocumentOut(BaseModel):
     category: DocumentCategory = Field(description=CATEGORY_DESCRIPTION)
     uploaded_by_user_id: uuid.UUID | None = Field(description="Null when a partner's API key or an import attached it.")
     created_at: datetime
+    shared_with_client: bool = Field(description="The client lists and downloads it from `/v1/me/documents`.")
 
     @field_validator("sha256", mode="before")
     @classmethod
     def _hex(cls, value: Any) -> Any:
         return value.hex() if isinstance(value, bytes) else value
+
+
+class SharingIn(Strict):
+    shared_with_client: bool = Field(description="`true` shares the document with the client; psychotherapy notes and messages never.")
+
+
+class MyDocumentOut(BaseModel):
+    """A document a practice shared with you."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    group_id: uuid.UUID
+    file_name: str
+    content_type: str
+    size_bytes: int
+    category: DocumentCategory
+    created_at: datetime
 
 
 # The upload is multipart/form-data, parsed by the route itself (see router.py); this documents it.

@@ -33,7 +33,7 @@ from app.documents.content import (
     detect_type,
     safe_file_name,
 )
-from app.models import ClientDocument, RosterEntry
+from app.models import Client, ClientDocument, RosterEntry
 from app.models.clients import DOCUMENT_CATEGORIES, RESTRICTED_DOCUMENT_CATEGORIES
 
 log = structlog.get_logger("caseload.documents")
@@ -288,6 +288,21 @@ async def open_document(
     )
     if document is None:
         raise not_found("document")
+    content = await open_stored(storage, document)
+    await audit.record(
+        db,
+        actor,
+        "document.downloaded",
+        target_type="client_document",
+        target_id=document.id,
+        group_id=group_id,
+        client_id=str(client.id),
+    )
+    return document, content
+
+
+async def open_stored(storage: Storage, document: ClientDocument) -> AsyncIterator[bytes]:
+    """The document's bytes, already opened: a missing object fails here, before any header is sent."""
     chunks = storage.open(document.storage_key)
     try:
         first = await anext(chunks, b"")
@@ -298,16 +313,39 @@ async def open_document(
             "document_unavailable",
             "This document's content cannot be read right now. It has been logged; retry later or contact support.",
         ) from None
-    await audit.record(
-        db,
-        actor,
-        "document.downloaded",
-        target_type="client_document",
-        target_id=document.id,
-        group_id=group_id,
-        client_id=str(client.id),
+    return _prepend(first, chunks)
+
+
+async def set_shared(
+    db: AsyncSession, actor: Actor, group_id: uuid.UUID, client_id: uuid.UUID, document_id: uuid.UUID, shared: bool
+) -> ClientDocument:
+    """C11: share a document with its client (or stop); psychotherapy notes and messages never (C9)."""
+    client, grant = await visible_client(db, actor, group_id, client_id)
+    document = await db.scalar(
+        select(ClientDocument).where(
+            ClientDocument.id == document_id, ClientDocument.client_id == client.id, *visible_documents(grant)
+        ).with_for_update()
     )
-    return document, _prepend(first, chunks)
+    if document is None:
+        raise not_found("document")
+    if shared and document.category in RESTRICTED_DOCUMENT_CATEGORIES:
+        raise Problem(409, "document_never_shared",
+                      f"A {document.category.replace('_', ' ')} is never shared with the client. Share another document, "
+                      "or give the client what they need in a document of another category.", category=document.category)
+    document.shared_with_client = shared
+    await db.flush()
+    await audit.record(db, actor, "document.shared" if shared else "document.unshared", target_type="client_document",
+                       target_id=document.id, group_id=group_id, client_id=str(client.id))
+    return document
+
+
+def shared_with(user_id: uuid.UUID) -> list[ColumnElement[bool]]:
+    """C11: the documents shared with a person, from every practice whose client they are (never restricted ones)."""
+    return [
+        ClientDocument.shared_with_client,
+        not_(ClientDocument.category.in_(RESTRICTED_DOCUMENT_CATEGORIES)),
+        ClientDocument.client_id.in_(select(Client.id).where(Client.user_id == user_id)),
+    ]
 
 
 async def _prepend(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:

@@ -21,7 +21,7 @@ from app.models.outbox import MailMessage, OutboxJob
 from app.models.payouts import EarningLine, Payout
 from app.models.practice import BankAccount, BankAccountChange, IdentityVerification, Rate
 from app.models.providers import IntakeForm, PracticeLocation, ProviderProfile
-from app.models.sessions import TherapySession
+from app.models.sessions import SessionNotice, TherapySession
 from app.models.webhooks import WebhookDelivery, WebhookEndpoint, WebhookEvent
 from app.models.users import AuthSession, EmailVerificationToken, PasswordResetToken, RecoveryCode, User
 from app.core.db import Base
@@ -35,6 +35,7 @@ __all__ = [
     "WebhookEvent",
     "Invitation",
     "PracticeInsurance",
+    "SessionNotice",
     "TherapySession",
     "Payout",
     "EarningLine",

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Computed,
     ForeignKey,
@@ -185,6 +186,8 @@ class ClientDocument(Base):
     __table_args__ = (
         Index("ix_client_documents_client_id_created_at", "client_id", "created_at"),
         CheckConstraint(f"category IN {DOCUMENT_CATEGORIES!r}", name="category"),
+        # C11, C9: psychotherapy notes and messages are never shown to the client through sharing.
+        CheckConstraint(f"NOT (shared_with_client AND category IN {RESTRICTED_DOCUMENT_CATEGORIES!r})", name="shared"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -201,6 +204,8 @@ class ClientDocument(Base):
     # I14: the import that attached it (undoing the import detaches exactly these). A tag, as on roster entries.
     import_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     created_at: Mapped[datetime] = stamped_now()
+    # C11: the practice shares it with the client, who then lists and downloads it from /v1/me/documents.
+    shared_with_client: Mapped[bool] = mapped_column(Boolean, server_default=text("false"), default=False)
 
 
 class Conversation(Base):

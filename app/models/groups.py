@@ -27,6 +27,7 @@ class Group(Base):
     __tablename__ = "groups"
     __table_args__ = (
         CheckConstraint("intake_session_minutes BETWEEN 15 AND 240", name="intake_session_minutes"),
+        CheckConstraint("session_reminder_hours BETWEEN 1 AND 168", name="session_reminder_hours"),
         CheckConstraint(
             "client_age_min IS NULL OR client_age_max IS NULL OR client_age_min <= client_age_max", name="age_range"
         ),
@@ -46,6 +47,8 @@ class Group(Base):
     contact_phone: Mapped[str | None] = mapped_column(String(32))
     # A6: the owner and admins act as such only once they have two-factor sign-in.
     require_two_factor_for_admins: Mapped[bool] = mapped_column(Boolean, server_default=text("false"), default=False)
+    # S12: how long before a session its client is reminded of it.
+    session_reminder_hours: Mapped[int] = mapped_column(SmallInteger, server_default="24", default=24)
 
 
 class Membership(Base):

@@ -7,7 +7,7 @@ Sessions are never deleted (S4): every change is a status transition, stamped an
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, SmallInteger, String, text
+from sqlalchemy import CheckConstraint, Date, FetchedValue, ForeignKey, Index, Integer, SmallInteger, String, Uuid, text
 from sqlalchemy.dialects.postgresql import ExcludeConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -35,7 +35,9 @@ class TherapySession(Base):
     __tablename__ = "sessions"
     __table_args__ = (
         _no_overlap("provider_user_id", "ex_sessions_provider_overlap"),
-        _no_overlap("client_id", "ex_sessions_client_overlap"),
+        # S7: the client side is held per person (their account), not per client record: each practice has
+        # its own record of the same person. The name stays (it held client_id before migration 0021).
+        _no_overlap("client_user_id", "ex_sessions_client_overlap"),
         CheckConstraint(
             "status IN ('scheduled', 'confirmed', 'cancelled', 'late_cancelled', 'no_show')", name="status"
         ),
@@ -49,12 +51,23 @@ class TherapySession(Base):
         Index("ix_sessions_group_provider_starts_at", "group_id", "provider_user_id", "starts_at"),
         Index("ix_sessions_group_starts_at", "group_id", "starts_at"),
         Index("ix_sessions_client_id_starts_at", "client_id", "starts_at"),
+        # C11: a person's own sessions across practices; also the foreign key's index.
+        Index("ix_sessions_client_user_id_starts_at", "client_user_id", "starts_at"),
+        # S11: the occurrences of a series in order ("this and following").
+        Index("ix_sessions_series_id_starts_at", "series_id", "starts_at", postgresql_where=text("series_id IS NOT NULL")),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
     group_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"))
     provider_user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     client_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clients.id", ondelete="RESTRICT"))
+    # S7: the client record's account, copied by the database on insert (trigger `sessions_client_user`,
+    # migration 0021) from clients.user_id, so no writer can get it wrong or leave it out.
+    client_user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="RESTRICT"), server_default=FetchedValue()
+    )
+    # S11: the occurrences booked together share it; a tag, not a foreign key (the series is its sessions).
+    series_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
     kind: Mapped[str] = mapped_column(String(10))
     starts_at: Mapped[datetime] = timestamp(nullable=False)
     duration_minutes: Mapped[int] = mapped_column(SmallInteger)
@@ -86,3 +99,15 @@ class TherapySession(Base):
     late_cancellation_fee_cents: Mapped[int | None] = mapped_column(Integer)
     no_show_at: Mapped[datetime | None] = timestamp()
     no_show_by_user_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+
+
+class SessionNotice(Base):
+    """S12: a mail about a session, by kind, recorded in the transaction that writes it: the primary key makes a
+    second sending (a rerun of the reminder job, a second worker) insert nothing and so mail nothing."""
+
+    __tablename__ = "session_notices"
+    __table_args__ = (CheckConstraint("kind IN ('booked', 'moved', 'cancelled', 'reminder')", name="kind"),)
+
+    session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    sent_at: Mapped[datetime] = stamped_now()

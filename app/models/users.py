@@ -27,6 +27,8 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(String(255))
     email_verified_at: Mapped[datetime | None] = timestamp()
     is_staff: Mapped[bool] = mapped_column(Boolean, server_default=text("false"), default=False)
+    # S12: the person's own choice to receive session reminders (booking, move and cancellation mail always go).
+    session_reminders: Mapped[bool] = mapped_column(Boolean, server_default=text("true"), default=True)
     created_at: Mapped[datetime] = stamped_now()
     # A6: the TOTP secret, AES-GCM encrypted (core/crypto.py); set at enrolment, in force once confirmed.
     totp_secret_encrypted: Mapped[bytes | None] = mapped_column(LargeBinary)

@@ -67,6 +67,7 @@ class SettingsPatch(Strict):
 
     shown_in_search: bool = omittable(description="Whether the group's providers appear in client search.")
     intake_session_minutes: int = omittable(ge=15, le=240, description="Default length of an intake session.")
+    session_reminder_hours: int = omittable(ge=1, le=168, description="How many hours before a session its client is reminded by mail.")
     client_age_min: int | None = Field(None, ge=0, le=120, description="Youngest client accepted; null for no limit.")
     client_age_max: int | None = Field(None, ge=0, le=120, description="Oldest client accepted; null for no limit.")
     booking_preferences: BookingPreferencesPatch = omittable()
@@ -130,6 +131,7 @@ class SettingsOut(BaseModel):
     time_zone: str = Field(description="IANA name; dates in these settings are days in this zone.")
     shown_in_search: bool
     intake_session_minutes: int
+    session_reminder_hours: int = Field(description="How many hours before a session its client is reminded by mail.")
     client_age_min: int | None
     client_age_max: int | None
     booking_preferences: BookingPreferences
@@ -160,6 +162,7 @@ class SettingsOut(BaseModel):
             time_zone=group.time_zone,
             shown_in_search=group.shown_in_search,
             intake_session_minutes=group.intake_session_minutes,
+            session_reminder_hours=group.session_reminder_hours,
             client_age_min=group.client_age_min,
             client_age_max=group.client_age_max,
             booking_preferences=BookingPreferences.model_validate(group.booking_preferences or {}),

@@ -61,6 +61,7 @@ SETTINGS_READ = Capability.ACCOUNT_SETTINGS
 FIELD_CAPABILITIES: dict[str, Capability] = {
     "shown_in_search": Capability.SEARCH_VISIBILITY,
     "intake_session_minutes": Capability.BOOKING_SETTINGS,
+    "session_reminder_hours": Capability.BOOKING_SETTINGS,
     "client_age_min": Capability.BOOKING_SETTINGS,
     "client_age_max": Capability.BOOKING_SETTINGS,
     "booking_preferences": Capability.BOOKING_SETTINGS,

@@ -33,6 +33,31 @@ class SessionCreate(Strict):
         return self
 
 
+class Repeat(Strict):
+    """How a series recurs (S11): every week or every two weeks, a count or an end date (one of the two)."""
+
+    every_weeks: Literal[1, 2] = Field(description="1: weekly; 2: every two weeks.")
+    count: int | None = Field(default=None, ge=2, le=52, description="How many sessions in all, the first included (2-52).")
+    until: date | None = Field(
+        default=None, description="The last day a session may fall on, in the group's time zone (at most 364 days after the first)."
+    )
+
+    @model_validator(mode="after")
+    def _count_or_until(self) -> "Repeat":
+        if (self.count is None) == (self.until is None):
+            raise ValueError("give either `count` or `until`, not both or neither")
+        return self
+
+
+class SeriesCreate(SessionCreate):
+    """The first session, as for a single booking, and how it repeats; its wall-clock time is kept in the group's zone."""
+
+    repeat: Repeat
+
+
+Scope = Literal["this", "following", "all"]
+
+
 class SessionUpdate(Strict):
     """A scheduled session: move it (start, duration, place). A confirmed one: correct its details for 48 hours."""
 
@@ -99,3 +124,50 @@ class SessionOut(BaseModel):
     confirmation: ConfirmationOut | None
     cancellation: CancellationOut | None
     no_show_at: datetime | None
+    series_id: uuid.UUID | None = Field(description="Shared by the sessions of a recurring series; null for a single booking.")
+    client_name: str | None = Field(None, description="The client's name as the practice keeps it; in calendar lists only.")
+
+
+class SeriesOut(BaseModel):
+    series_id: uuid.UUID
+    sessions: list[SessionOut] = Field(description="Every occurrence, in order.")
+
+
+class MyCancellationOut(BaseModel):
+    cancelled_at: datetime
+    by: Literal["client", "provider"]
+    late_cancellation_fee_cents: int | None
+
+
+class MySessionOut(BaseModel):
+    """A session as its client sees it (C11): when, with whom, where, its state; never codes."""
+
+    id: uuid.UUID
+    group_id: uuid.UUID
+    practice_name: str
+    provider_user_id: uuid.UUID
+    provider_name: str
+    kind: Kind
+    starts_at: datetime
+    ends_at: datetime
+    duration_minutes: int
+    telehealth: bool
+    location_id: uuid.UUID | None
+    status: Status
+    series_id: uuid.UUID | None
+    cancellable_until: datetime | None = Field(
+        description="A scheduled session can be cancelled here until then; later, contact the provider (a late cancellation carries a fee)."
+    )
+    cancellation: MyCancellationOut | None
+
+
+class MyCancelRequest(Strict):
+    reason: str | None = Field(default=None, max_length=500, description="Shown to the practice.")
+
+
+class RemindersIn(Strict):
+    enabled: bool = Field(description="`false`: no reminder mails before your sessions (booking, move and cancellation mails still come).")
+
+
+class RemindersOut(BaseModel):
+    enabled: bool

@@ -13,7 +13,7 @@ from functools import lru_cache
 from typing import Any
 
 from asyncpg import Record
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,7 +33,7 @@ from app.models.sessions import LIVE_SESSION
 from app.payouts import earnings
 from app.payouts.schedule import arrival_window, schedule_for
 from app.practice.service import cancellation_policy_at
-from app.sessions import rules
+from app.sessions import notices, rules
 from app.webhooks.events import emit
 from app.sessions.schemas import CancelRequest, ConfirmRequest, SessionCreate, SessionUpdate, Status
 
@@ -48,7 +48,7 @@ DOCUMENT_COLUMNS = (
     TherapySession.confirmed_at, TherapySession.service_date, TherapySession.service_code,
     TherapySession.diagnosis_code, TherapySession.pay_date, TherapySession.period_date,
     TherapySession.cancelled_at, TherapySession.cancelled_by, TherapySession.cancellation_reason,
-    TherapySession.late_cancellation_fee_cents, TherapySession.no_show_at,
+    TherapySession.late_cancellation_fee_cents, TherapySession.no_show_at, TherapySession.series_id,
 )
 
 
@@ -91,6 +91,7 @@ def session_document(s: TherapySession) -> dict[str, Any]:
         "confirmation": confirmation,
         "cancellation": cancellation,
         "no_show_at": s.no_show_at,
+        "series_id": s.series_id,
     }
 
 
@@ -163,34 +164,51 @@ async def _check_location(db: AsyncSession, group_id: uuid.UUID, provider_id: uu
                       errors=[{"field": "body.location_id", "message": "not a current practice location of the provider"}])
 
 
-async def _conflicts(db: AsyncSession, session: "_Proposed") -> list[dict[str, Any]]:
-    """S2: every live session in the way, for the provider (any practice) and for the client."""
-    rows = await db.execute(
-        select(
-            TherapySession.id, TherapySession.group_id, TherapySession.provider_user_id, TherapySession.client_id,
-            TherapySession.starts_at, TherapySession.ends_at,
-        )
-        .where(
-            or_(TherapySession.provider_user_id == session.provider_user_id, TherapySession.client_id == session.client_id),
-            TherapySession.status.in_(LIVE_STATUSES),
-            TherapySession.starts_at < session.ends_at,
-            TherapySession.ends_at > session.starts_at,
-            TherapySession.id != session.id,
-        )
-        .order_by(TherapySession.starts_at, TherapySession.id)
-    )
-    conflicts = []
+# S2, S7: the live sessions in the way of each proposed range (the n-th range is occurrence n, from 1), in one
+# statement for any number of ranges (a series of 52 is checked as one set).
+_CONFLICTS_SQL = text("""
+SELECT o.n, s.id, s.group_id, s.provider_user_id, s.client_user_id, s.starts_at, s.ends_at
+  FROM unnest(CAST(:starts AS timestamptz[]), CAST(:ends AS timestamptz[])) WITH ORDINALITY AS o(starts_at, ends_at, n)
+  JOIN sessions s
+    ON (s.provider_user_id = :provider OR s.client_user_id = :person)
+   AND s.status NOT IN ('cancelled', 'late_cancelled')
+   AND s.starts_at < o.ends_at AND s.ends_at > o.starts_at
+   AND s.id <> ALL(CAST(:moving AS uuid[]))
+ ORDER BY o.n, s.starts_at, s.id
+""")
+
+
+async def conflicts_of(
+    db: AsyncSession, *, group_id: uuid.UUID, provider_id: uuid.UUID, person_id: uuid.UUID,
+    ranges: list[tuple[datetime, datetime]], moving: list[uuid.UUID],
+) -> dict[int, list[dict[str, Any]]]:
+    """Each proposed range's conflicts, by occurrence number. A session of another practice shows only as busy
+    time of the provider or the client (S7, R1): no id, no name, no practice."""
+    rows = await db.execute(_CONFLICTS_SQL, {
+        "starts": [r[0] for r in ranges], "ends": [r[1] for r in ranges], "provider": provider_id, "person": person_id,
+        "moving": [str(m) for m in moving],
+    })
+    found: dict[int, list[dict[str, Any]]] = {}
     for row in rows:
-        if row.group_id != session.group_id:
-            # Another practice's session: only that the provider is busy then (R1).
-            conflicts.append({"party": "provider", "starts_at": row.starts_at.isoformat(),
-                              "ends_at": row.ends_at.isoformat(), "other_practice": True})
-            continue
-        parties = [p for p, same in (("provider", row.provider_user_id == session.provider_user_id),
-                                     ("client", row.client_id == session.client_id)) if same]
-        conflicts.extend({"party": party, "session_id": str(row.id), "starts_at": row.starts_at.isoformat(),
-                          "ends_at": row.ends_at.isoformat(), "other_practice": False} for party in parties)
-    return conflicts
+        parties = [p for p, same in (("provider", row.provider_user_id == provider_id),
+                                     ("client", row.client_user_id == person_id)) if same]
+        shown = found.setdefault(row.n, [])
+        for party in parties:
+            if row.group_id != group_id:
+                shown.append({"party": party, "starts_at": row.starts_at.isoformat(), "ends_at": row.ends_at.isoformat(),
+                              "other_practice": True})
+            else:
+                shown.append({"party": party, "session_id": str(row.id), "starts_at": row.starts_at.isoformat(),
+                              "ends_at": row.ends_at.isoformat(), "other_practice": False})
+    return found
+
+
+async def _conflicts(db: AsyncSession, session: "_Proposed") -> list[dict[str, Any]]:
+    """S2, S7: every live session in the way, for the provider and for the client (their account), any practice."""
+    found = await conflicts_of(db, group_id=session.group_id, provider_id=session.provider_user_id,
+                               person_id=session.client_user_id, ranges=[(session.starts_at, session.ends_at)],
+                               moving=[session.id])
+    return found.get(1, [])
 
 
 _DEADLOCK_ATTEMPTS = 3
@@ -215,7 +233,7 @@ async def _save(db: AsyncSession, session: TherapySession, changes: dict[str, An
     new = changes is None
     changes = changes or {}
     proposed = _Proposed(
-        session.id, session.group_id, session.provider_user_id, session.client_id,
+        session.id, session.group_id, session.provider_user_id, session.client_user_id,
         changes.get("starts_at", session.starts_at), changes.get("ends_at", session.ends_at),
     )
     try:
@@ -252,7 +270,7 @@ class _Proposed:
     id: uuid.UUID
     group_id: uuid.UUID
     provider_user_id: uuid.UUID
-    client_id: uuid.UUID
+    client_user_id: uuid.UUID
     starts_at: datetime
     ends_at: datetime
 
@@ -265,17 +283,41 @@ def _ends(starts_at: datetime, minutes: int) -> datetime:
 # --- booking ---------------------------------------------------------------------------------------
 
 
-async def create_session(db: AsyncSession, actor: Actor, group_id: uuid.UUID, body: SessionCreate) -> TherapySession:
-    """S1, S2: book a session on a provider's calendar with a client of their active roster."""
+@dataclass(frozen=True, slots=True)
+class Booking:
+    """What a booking (single or series) checked: whose calendar, which client and person, how long, where."""
+
+    group_id: uuid.UUID
+    provider_id: uuid.UUID
+    client_id: uuid.UUID
+    person_id: uuid.UUID
+    minutes: int
+    time_zone: str
+    policy_id: uuid.UUID | None
+
+    def session(self, body: SessionCreate, starts_at: datetime, actor: Actor, series_id: uuid.UUID | None = None) -> TherapySession:
+        return TherapySession(
+            id=uuid.uuid4(), group_id=self.group_id, provider_user_id=self.provider_id, client_id=self.client_id,
+            client_user_id=self.person_id, kind=body.kind, starts_at=starts_at, duration_minutes=self.minutes,
+            ends_at=_ends(starts_at, self.minutes), telehealth=body.location_id is None, location_id=body.location_id,
+            status="scheduled", cancellation_policy_id=self.policy_id, created_by_user_id=actor.user_id,
+            series_id=series_id,
+        )
+
+
+async def check_booking(db: AsyncSession, actor: Actor, group_id: uuid.UUID, body: SessionCreate) -> Booking:
+    """S1: the provider's calendar, a client of their active roster, a place of theirs, the length by kind."""
     grant = require(actor, Capability.CALENDAR, group_id)
     provider_id = await _calendar_owner(db, actor, group_id, body.provider_id)
-    client_id = await db.scalar(select(Client.id).where(Client.id == body.client_id, *visible_clients(grant)))
-    if client_id is None:
+    client = (await db.execute(
+        select(Client.id, Client.user_id).where(Client.id == body.client_id, *visible_clients(grant))
+    )).one_or_none()
+    if client is None:
         raise not_found("client")
-    on_roster = await db.scalar(select(Client.id).where(Client.id == client_id, on_roster_of(provider_id, active_only=True)))
+    on_roster = await db.scalar(select(Client.id).where(Client.id == client.id, on_roster_of(provider_id, active_only=True)))
     if on_roster is None:
         raise conflict("client_not_on_roster", "The client is not on this provider's active roster: add them to it first.",
-                       client_id=str(client_id), provider_user_id=str(provider_id))
+                       client_id=str(client.id), provider_user_id=str(provider_id))
     if body.location_id is not None:
         await _check_location(db, group_id, provider_id, body.location_id)
     settings = await _group(db, group_id)
@@ -283,26 +325,19 @@ async def create_session(db: AsyncSession, actor: Actor, group_id: uuid.UUID, bo
         settings.intake_session_minutes if body.kind == "intake" else rules.DEFAULT_THERAPY_MINUTES
     )
     policy = await cancellation_policy_at(db, group_id, clock.now())
-    starts_at = body.starts_at.astimezone(UTC)
-    session = TherapySession(
-        id=uuid.uuid4(),
-        group_id=group_id,
-        provider_user_id=provider_id,
-        client_id=client_id,
-        kind=body.kind,
-        starts_at=starts_at,
-        duration_minutes=minutes,
-        ends_at=_ends(starts_at, minutes),
-        telehealth=body.location_id is None,
-        location_id=body.location_id,
-        status="scheduled",
-        cancellation_policy_id=policy.id if policy else None,
-        created_by_user_id=actor.user_id,
-    )
+    return Booking(group_id=group_id, provider_id=provider_id, client_id=client.id, person_id=client.user_id,
+                   minutes=minutes, time_zone=settings.time_zone, policy_id=policy.id if policy else None)
+
+
+async def create_session(db: AsyncSession, actor: Actor, group_id: uuid.UUID, body: SessionCreate) -> TherapySession:
+    """S1, S2: book a session on a provider's calendar with a client of their active roster."""
+    booking = await check_booking(db, actor, group_id, body)
+    session = booking.session(body, body.starts_at.astimezone(UTC), actor)
     await _save(db, session)
     await audit.record(db, actor, "session.created", target_type="session", target_id=session.id, group_id=group_id,
-                       client_id=str(client_id), provider_user_id=str(provider_id))
-    await emit(db, group_id, "session.booked", session.id, provider_id=provider_id, client_id=client_id)
+                       client_id=str(booking.client_id), provider_user_id=str(booking.provider_id))
+    await emit(db, group_id, "session.booked", session.id, provider_id=booking.provider_id, client_id=booking.client_id)
+    await notices.mail_client(db, "booked", [session.id])
     return session
 
 
@@ -334,11 +369,14 @@ async def update_session(
         action = "session.corrected"
     else:
         raise conflict("session_closed", f"A {session.status.replace('_', ' ')} session cannot be changed.", session_status=session.status)
+    was = session.starts_at
     await _save(db, session, {**values, "updated_at": func.now()})
     if session.status == "confirmed":
         await earnings.correct_session_earning(db, session)
     await audit.record(db, actor, action, target_type="session", target_id=session.id, group_id=group_id,
                        fields=sorted(changes))
+    if place:
+        await notices.mail_client(db, "moved", [session.id], was=was)
     return session
 
 
@@ -438,6 +476,14 @@ async def cancel_session(
     now = clock.now()
     if now >= session.starts_at:
         raise conflict("session_started", "The session has started: record a no-show instead of cancelling.")
+    await cancel_one(db, actor, session, body, now)
+    return session
+
+
+async def cancel_one(
+    db: AsyncSession, actor: Actor, session: TherapySession, body: CancelRequest, now: datetime, *, notify: bool = True
+) -> None:
+    """S4: cancel one scheduled session that has not started (the caller checked both); S12: the client is told."""
     fee = 0
     late = False
     if body.by == "client" and session.cancellation_policy_id is not None:
@@ -457,10 +503,11 @@ async def cancel_session(
     if late:
         await earnings.record_late_cancellation_fee(db, session)
     await audit.record(db, actor, f"session.{session.status}", target_type="session", target_id=session.id,
-                       group_id=group_id, by=body.by)
-    await emit(db, group_id, "session.cancelled", session.id, ["status", "cancelled_at", "cancelled_by"],
+                       group_id=session.group_id, by=body.by)
+    await emit(db, session.group_id, "session.cancelled", session.id, ["status", "cancelled_at", "cancelled_by"],
                provider_id=session.provider_user_id, client_id=session.client_id)
-    return session
+    if notify:
+        await notices.mail_client(db, "cancelled", [session.id])
 
 
 async def record_no_show(db: AsyncSession, actor: Actor, group_id: uuid.UUID, session_id: uuid.UUID) -> TherapySession:
@@ -500,6 +547,7 @@ async def list_sessions(
     start: datetime | None,
     end: datetime | None,
     status: Status | None,
+    client_id: uuid.UUID | None = None,
 ) -> tuple[list[dict[str, Any]], str | None]:
     """S5: sessions starting in [from, to), by (starts_at, id): a provider's calendar or (admins) the group's.
 
@@ -528,10 +576,12 @@ async def list_sessions(
         args.append(provider_id)
     if status is not None:
         args.append(status)
+    if client_id is not None:
+        args.append(client_id)
     if page.cursor:
         args.extend(_after(page.cursor))
     sql = calendar_statement(provider=provider_id is not None, status=status is not None, after=page.cursor is not None,
-                             size=page.limit)
+                             size=page.limit, client=client_id is not None)
     rows = await reader.fetch(sql, *args)
     next_cursor = None
     if len(rows) > page.limit:
@@ -548,11 +598,11 @@ _SHOWN_COLUMNS = ", ".join(
 
 
 @lru_cache(maxsize=256)
-def calendar_statement(*, provider: bool, status: bool, after: bool, size: int) -> str:
+def calendar_statement(*, provider: bool, status: bool, after: bool, size: int, client: bool = False) -> str:
     """The calendar page for one shape of request; it reads one row more than `size` (is there a next page?).
 
     Parameters: $1 group_id, $2 from, $3 to, $4-$7 the audit row's actor_user_id, actor_api_key_id, actor_ip,
-    request_id; then, when present, provider_id, status, and the cursor's starts_at and id. The page size is
+    request_id; then, when present, provider_id, status, client_id, and the cursor's starts_at and id. The page size is
     written into the text, as in app.clients.roster_sql: a prepared `LIMIT $n` leaves PostgreSQL planning for an
     unknown share of the group.
 
@@ -568,6 +618,9 @@ def calendar_statement(*, provider: bool, status: bool, after: bool, size: int) 
     if status:
         n += 1
         where.append(f"status = ${n}")
+    if client:
+        n += 1
+        where.append(f"client_id = ${n}")
     if after:
         where.append(f"(starts_at, id) > (${n + 1}::timestamptz, ${n + 2}::uuid)")
     return f"""WITH page AS (
@@ -581,7 +634,9 @@ audit AS (
            (SELECT jsonb_agg(shown.id::text ORDER BY shown.starts_at, shown.id)
               FROM (SELECT id, starts_at FROM page ORDER BY starts_at, id LIMIT {size}) shown), '[]'::jsonb))
 )
-SELECT {_SHOWN_COLUMNS}
+SELECT {_SHOWN_COLUMNS},
+       -- Whoever reads a calendar may see its clients (R1, C10); the name is the practice's own copy (C8).
+       (SELECT c.first_name || ' ' || c.last_name FROM clients c WHERE c.id = page.client_id) AS client_name
   FROM page ORDER BY page.starts_at, page.id"""
 
 
@@ -607,7 +662,7 @@ def listed_document(r: Record) -> dict[str, Any]:
     compares the two for sessions in every state."""
     (id_, group_id, provider_user_id, client_id, kind, starts_at, ends_at, duration_minutes, telehealth, location_id,
      status, created_at, confirmed_at, service_date, service_code, diagnosis_code, pay_date, period_date,
-     cancelled_at, cancelled_by, cancellation_reason, late_cancellation_fee_cents, no_show_at) = r
+     cancelled_at, cancelled_by, cancellation_reason, late_cancellation_fee_cents, no_show_at, series_id, client_name) = r
     confirmation = None
     if confirmed_at is not None and period_date is not None:
         earliest, latest = _arrival_window(period_date)
@@ -645,4 +700,6 @@ def listed_document(r: Record) -> dict[str, Any]:
         "confirmation": confirmation,
         "cancellation": cancellation,
         "no_show_at": no_show_at,
+        "series_id": series_id,
+        "client_name": client_name,
     }

@@ -19,7 +19,8 @@ from starlette.routing import Route
 DATABASE_URL = os.environ["BARE_DATABASE_URL"]
 _COLUMNS = """id, group_id, provider_user_id, client_id, kind, starts_at, ends_at, duration_minutes, telehealth, location_id,
 status, created_at, confirmed_at, service_date, service_code, diagnosis_code, pay_date, period_date, cancelled_at,
-cancelled_by, cancellation_reason, late_cancellation_fee_cents, no_show_at"""
+cancelled_by, cancellation_reason, late_cancellation_fee_cents, no_show_at, series_id,
+(SELECT c.first_name || ' ' || c.last_name FROM clients c WHERE c.id = sessions.client_id) AS client_name"""
 _GROUP = f"SELECT {_COLUMNS} FROM sessions WHERE group_id = $1 AND starts_at >= $2 AND starts_at < $3 ORDER BY starts_at, id LIMIT $4"
 _PROVIDER = (f"SELECT {_COLUMNS} FROM sessions WHERE group_id = $1 AND starts_at >= $2 AND starts_at < $3 "
              "AND provider_user_id = $5 ORDER BY starts_at, id LIMIT $4")
@@ -38,7 +39,8 @@ def _document(r: asyncpg.Record) -> dict[str, object]:
     return {"id": r["id"], "group_id": r["group_id"], "provider_user_id": r["provider_user_id"], "client_id": r["client_id"],
             "kind": r["kind"], "starts_at": r["starts_at"], "ends_at": r["ends_at"], "duration_minutes": r["duration_minutes"],
             "telehealth": r["telehealth"], "location_id": r["location_id"], "status": r["status"], "created_at": r["created_at"],
-            "confirmation": confirmation, "cancellation": cancellation, "no_show_at": r["no_show_at"]}
+            "confirmation": confirmation, "cancellation": cancellation, "no_show_at": r["no_show_at"],
+            "series_id": r["series_id"], "client_name": r["client_name"]}
 
 
 async def sessions(request: Request) -> Response:

@@ -12,7 +12,10 @@ from app.documents.service import attach_document
 
 SAMPLE_PDF = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n"
 
-SAMPLE_BODIES: dict[str, dict] = {"clients-upload_document": {"__multipart__": True}}
+SAMPLE_BODIES: dict[str, dict] = {
+    "clients-upload_document": {"__multipart__": True},
+    "clients-share_document": {"shared_with_client": True},
+}
 SAMPLE_FILES: dict[str, dict] = {"clients-upload_document": {"file": ("sample.pdf", SAMPLE_PDF, "application/pdf")}}
 
 

@@ -18,7 +18,7 @@ from tests.fixtures.factories import user_headers
 async def test_the_upload_sample_is_a_valid_upload(
     client: httpx.AsyncClient, db: AsyncSession, group: Group, owner: User, client_record: Client
 ) -> None:
-    assert set(SAMPLE_BODIES) == set(SAMPLE_FILES) == {"clients-upload_document"}
+    assert set(SAMPLE_FILES) == {"clients-upload_document"} < set(SAMPLE_BODIES)
     url = f"/v1/groups/{group.id}/clients/{client_record.id}/documents"
     response = await client.post(url, files=SAMPLE_FILES["clients-upload_document"], headers=await user_headers(db, owner))
     assert response.status_code == 201, response.text
@@ -33,3 +33,13 @@ async def test_extend_world_adds_a_downloadable_document(
     download = await client.get(url, headers=await user_headers(db, provider))
     assert download.status_code == 200 and download.content == SAMPLE_PDF
 
+
+
+async def test_the_sharing_sample_shares_the_worlds_document_with_its_client(
+    client: httpx.AsyncClient, app: FastAPI, db: AsyncSession, group: Group, provider: User, client_record: Client
+) -> None:
+    ids = {"group_id": group.id, "client_id": client_record.id, "user_id": provider.id}
+    await extend_world(db, ids, app.state.storage)
+    url = f"/v1/groups/{group.id}/clients/{client_record.id}/documents/{ids['document_id']}"
+    shared = await client.patch(url, json=SAMPLE_BODIES["clients-share_document"], headers=await user_headers(db, provider))
+    assert shared.status_code == 200 and shared.json()["shared_with_client"] is True

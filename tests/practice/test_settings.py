@@ -57,6 +57,7 @@ async def test_admin_reads_every_setting_with_defaults(client: httpx.AsyncClient
         "time_zone": "America/Los_Angeles",
         "shown_in_search": True,
         "intake_session_minutes": 60,
+        "session_reminder_hours": 24,  # rule S12: 24 hours by default
         "client_age_min": None,
         "client_age_max": None,
         "booking_preferences": {"default_to_phone_consults": False, "appointments_by_specialization": False},
@@ -76,6 +77,7 @@ async def test_admin_changes_settings_and_the_change_is_audited(client: httpx.As
     body = {
         "shown_in_search": False,
         "intake_session_minutes": 90,
+        "session_reminder_hours": 48,
         "client_age_min": 13,
         "client_age_max": 65,
         "booking_preferences": {"default_to_phone_consults": True},
@@ -86,6 +88,7 @@ async def test_admin_changes_settings_and_the_change_is_audited(client: httpx.As
     assert response.status_code == 200, response.text
     settings = response.json()
     assert settings["contact_phone"] == "+12127365000"  # E.164
+    assert settings["session_reminder_hours"] == 48  # rule S12: a group setting
     assert settings["booking_preferences"] == {"default_to_phone_consults": True, "appointments_by_specialization": False}
     row = await stored(db, group)
     assert (row["shown_in_search"], row["intake_session_minutes"], row["client_age_min"], row["client_age_max"]) == (False, 90, 13, 65)

@@ -18,9 +18,20 @@ SAMPLE_BODIES: dict[str, dict] = {
         "kind": "therapy",
         "telehealth": True,
     },
+    "sessions-create_series": {
+        "provider_id": "$user_id",
+        "client_id": "$client_id",
+        "starts_at": "2031-02-03T15:00:00Z",
+        "duration_minutes": 50,
+        "kind": "therapy",
+        "telehealth": True,
+        "repeat": {"every_weeks": 1, "count": 4},
+    },
     "sessions-update_session": {"duration_minutes": 45},
     "sessions-confirm_session": {"service_code": "90837", "diagnosis_code": "F41.1"},
     "sessions-cancel_session": {"by": "provider", "reason": "Provider unavailable"},
+    "sessions-cancel_my_session": {"reason": "Travel"},
+    "sessions-set_my_reminders": {"enabled": False},
 }
 
 

@@ -60,7 +60,8 @@ async def test_items_are_the_stored_sessions_in_every_state(
     assert [item["id"] for item in items] == ids  # by starts_at
     for item in items:
         stored = await db.get(TherapySession, item["id"], populate_existing=True)
-        assert item == orjson.loads(orjson.dumps(session_document(stored), default=str, option=orjson.OPT_UTC_Z))
+        shown = orjson.loads(orjson.dumps(session_document(stored), default=str, option=orjson.OPT_UTC_Z))
+        assert item == {**shown, "client_name": "Casey Client"}  # rule S5: the entry names its client
     states = {item["status"] for item in items}
     assert states == {"confirmed", "no_show", "late_cancelled", "cancelled", "scheduled"}
     confirmed = items[0]["confirmation"]
@@ -119,3 +120,21 @@ async def test_cursor_is_the_last_key_and_a_forged_one_is_refused(
                 forged([5, last_id]), forged([starts_at.removesuffix("+00:00"), last_id]), forged({"a": 1})):
         refused = await client.get(sessions_url(group), params={**WEEK, "cursor": bad}, headers=headers)
         assert refused.status_code == 422 and refused.json()["code"] == "invalid_cursor", (bad, refused.text)
+
+
+async def test_a_calendar_filtered_by_client_names_them(
+    client: httpx.AsyncClient, db: AsyncSession, group: Group, admin: User, provider: User, colleague: User,
+    client_record: Client, colleagues_client: Client, frozen: Clock, as_user,
+) -> None:
+    # rule S5: `client_id` narrows the calendar; every entry names its client for those who may see them
+    mine = await book(client, group, await as_user(provider), client_record, NOW + timedelta(hours=5))
+    theirs = await book(client, group, await as_user(colleague), colleagues_client, NOW + timedelta(hours=5))
+    assert mine.status_code == theirs.status_code == 201
+    headers = await as_user(admin)
+    everyone = (await client.get(sessions_url(group), params=WEEK, headers=headers)).json()["items"]
+    assert {(i["id"], i["client_name"]) for i in everyone} == {(mine.json()["id"], "Casey Client"), (theirs.json()["id"], "Drew Client")}
+    one = (await client.get(sessions_url(group), params={**WEEK, "client_id": str(colleagues_client.id)}, headers=headers)).json()["items"]
+    assert [i["id"] for i in one] == [theirs.json()["id"]]
+    # a provider filtering by another provider's client finds nothing of it
+    none = await client.get(sessions_url(group), params={**WEEK, "client_id": str(colleagues_client.id)}, headers=await as_user(provider))
+    assert none.status_code == 200 and none.json()["items"] == []

@@ -25,3 +25,8 @@ async def test_demo_week_has_sessions_in_every_state(live_client: httpx.AsyncCli
     assert confirmed["confirmation"]["pay_date"] and confirmed["confirmation"]["arrives_latest"]
     [late] = [s for s in sessions if s["status"] == "late_cancelled"]
     assert late["cancellation"]["late_cancellation_fee_cents"] == 7500
+    # rule S11: a weekly series of twelve from a week on
+    later = {"from": (now + timedelta(days=6)).isoformat(), "to": (now + timedelta(days=90)).isoformat()}
+    series = [s for s in (await live_client.get(f"/v1/groups/{group_id}/sessions", params=later, headers=headers)).json()["items"]
+              if s["series_id"]]
+    assert len(series) == 12 and len({s["series_id"] for s in series}) == 1

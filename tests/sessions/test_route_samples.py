@@ -26,3 +26,10 @@ async def test_samples_are_accepted(client: httpx.AsyncClient, app, db: AsyncSes
     assert confirmed.status_code == 200, confirmed.text
     cancelled = await client.post(sessions_url(group, created.json()["id"], "cancel"), json=body("sessions-cancel_session", ids), headers=headers)
     assert cancelled.status_code == 200, cancelled.text
+    series = await client.post(sessions_url(group, "series"), json=body("sessions-create_series", ids), headers=headers)
+    assert series.status_code == 201, series.text
+    # the client's own cancel: their series' last session, well before the window
+    person = await db.get(User, client_record.user_id)
+    last = series.json()["sessions"][-1]["id"]
+    mine = await client.post(f"/v1/me/sessions/{last}/cancel", json=body("sessions-cancel_my_session", ids), headers=await as_user(person))
+    assert mine.status_code == 200, mine.text
