@@ -13,7 +13,9 @@ from app.auth.router import auth_router, me_router
 from app.booking.router import booking_router
 from app.clients.router import clients_router
 from app.config import Settings, get_settings
+from app.core.cors import install_cors
 from app.core.db import Database
+from app.core.docs import install_docs
 from app.core.errors import install_error_handlers
 from app.core.idempotency import IdempotentReplay, replay_response
 from app.core.jobs import OutboxRelay
@@ -99,7 +101,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         generate_unique_id_function=operation_id,
         # FastAPI's own telemetry hooks run on every request; we log and trace our way (core/logging.py).
         telemetry={"tracing": False, "metrics": False, "logs": False},
+        docs_url=None,  # served by install_docs from local assets (X8)
+        redoc_url=None,
     )
+    install_cors(app, settings)  # inside the request context: preflights get an X-Request-ID too
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)
 
@@ -109,5 +114,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     for router in ROUTERS:
         app.include_router(router)
+    install_docs(app)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     return app
