@@ -35,6 +35,7 @@ from app.messaging.router import messaging_router, my_messaging_router
 from app.onboarding.router import onboarding_router
 from app.payouts.router import payouts_router, settlements_router
 from app.practice.router import practice_ops_router, practice_router
+from app.problem_pages import problems_router
 from app.providers.router import providers_router
 from app.sessions.router import sessions_router
 
@@ -64,6 +65,7 @@ ROUTERS = [
     audit_router,
     my_invitations_router,
     invitations_router,
+    problems_router,
 ]
 
 

@@ -36,7 +36,7 @@ def build_openapi(app: FastAPI) -> dict[str, Any]:
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     problem = ProblemDocument.model_json_schema(ref_template="#/components/schemas/{model}")
     components.update(problem.pop("$defs", {}))
-    components["ProblemDocument"] = problem
+    components["Problem"] = problem
     for path_item in schema["paths"].values():
         for operation in path_item.values():
             responses = operation["responses"]
