@@ -8,6 +8,7 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Request
 from fastapi.routing import APIRoute
 from starlette.responses import Response
@@ -25,6 +26,10 @@ STAFF = "staff"  # Caseload staff only
 
 
 class AppRoute(APIRoute):
+    # How many leading path segments of this route's own path (and whether to add the body's id) make the
+    # `Location` of what it creates: found once, from the app's GET routes (None: not looked up yet).
+    location_shape: tuple[int, bool] | None = None
+
     def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
         handler = super().get_route_handler()
 
@@ -33,6 +38,8 @@ class AppRoute(APIRoute):
             if refused is not None:
                 return refused
             response = await handler(request)
+            if response.status_code == 201 and "location" not in response.headers:
+                _add_location(self, request, response)
             # Still inside the request's transaction (the db dependency exits after this returns),
             # so the stored response commits together with the work it describes.
             pending = request.scope["state"].get("idempotency")
@@ -41,6 +48,36 @@ class AppRoute(APIRoute):
             return response
 
         return handle
+
+
+def _location_shape(route: APIRoute, app_routes: list[Any]) -> tuple[int, bool]:
+    """A 201's `Location` (X1): the created object's own address when the API reads it there
+    (`POST /clients` -> `GET /clients/{client_id}`), else the nearest enclosing path the API reads
+    (where it is listed, or its owner)."""
+    readable = {r.path for r in app_routes if isinstance(r, APIRoute) and "GET" in r.methods}
+    segments = route.path.rstrip("/").split("/")
+    if any(p.startswith(route.path.rstrip("/") + "/{") and p.count("/") == len(segments) for p in readable):
+        return len(segments), True
+    for keep in range(len(segments), 1, -1):
+        if "/".join(segments[:keep]) in readable:
+            return keep, False
+    return len(segments), False
+
+
+def _add_location(route: "AppRoute", request: Request, response: Response) -> None:
+    if route.location_shape is None:
+        route.location_shape = _location_shape(route, request.app.routes)
+    keep, with_id = route.location_shape
+    location = "/".join(request.url.path.rstrip("/").split("/")[:keep])
+    if with_id:
+        try:
+            created = orjson.loads(bytes(response.body))
+        except (AttributeError, orjson.JSONDecodeError):
+            return  # a streamed or non-JSON body: the route sets Location itself if it has one
+        if not isinstance(created, dict) or "id" not in created:
+            return
+        location = f"{location}/{created['id']}"
+    response.headers["Location"] = location
 
 
 # NUL and other control characters (and lone surrogates, which percent-decoding can produce) in a path or

@@ -62,7 +62,7 @@ Category = Annotated[str, Depends(uploaded_category)]
 
 
 @documents_router.post(
-    "",
+    "", summary="Upload a client document",
     status_code=201,
     dependencies=[Idempotent],
     max_body_size=_UPLOAD_BODY_LIMIT,
@@ -88,7 +88,7 @@ async def upload_document(
     return schemas.DocumentOut.model_validate(document)
 
 
-@documents_router.get("", responses=problem_responses(401, 403, 404, 422), **allowed(Capability.CLIENTS))
+@documents_router.get("", summary="List a client's documents", responses=problem_responses(401, 403, 404, 422), **allowed(Capability.CLIENTS))
 async def list_documents(
     group_id: uuid.UUID,
     client_id: uuid.UUID,
@@ -107,7 +107,7 @@ async def list_documents(
 
 
 @documents_router.get(
-    "/{document_id}",
+    "/{document_id}", summary="Download a client document",
     response_class=StreamingResponse,
     responses={
         200: {
