@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.responses import Response
 
 from app.config import get_settings
@@ -50,13 +50,14 @@ class AppRoute(APIRoute):
         return handle
 
 
-def _location_shape(route: APIRoute, app_routes: list[Any]) -> tuple[int, bool]:
+def _location_shape(template: str, app_routes: list[Any]) -> tuple[int, bool]:
     """A 201's `Location` (X1): the created object's own address when the API reads it there
     (`POST /clients` -> `GET /clients/{client_id}`), else the nearest enclosing path the API reads
     (where it is listed, or its owner)."""
-    readable = {r.path for r in app_routes if isinstance(r, APIRoute) and "GET" in r.methods}
-    segments = route.path.rstrip("/").split("/")
-    if any(p.startswith(route.path.rstrip("/") + "/{") and p.count("/") == len(segments) for p in readable):
+    readable = {c.path_format for c in iter_route_contexts(app_routes) if "GET" in (c.methods or ())}
+    template = template.rstrip("/")
+    segments = template.split("/")
+    if any(p.startswith(template + "/{") and p.count("/") == len(segments) for p in readable):
         return len(segments), True
     for keep in range(len(segments), 1, -1):
         if "/".join(segments[:keep]) in readable:
@@ -66,7 +67,8 @@ def _location_shape(route: APIRoute, app_routes: list[Any]) -> tuple[int, bool]:
 
 def _add_location(route: "AppRoute", request: Request, response: Response) -> None:
     if route.location_shape is None:
-        route.location_shape = _location_shape(route, request.app.routes)
+        matched = request.scope.get("route")
+        route.location_shape = _location_shape(getattr(matched, "path_format", route.path_format), request.app.routes)
     keep, with_id = route.location_shape
     location = "/".join(request.url.path.rstrip("/").split("/")[:keep])
     if with_id:
@@ -74,9 +76,13 @@ def _add_location(route: "AppRoute", request: Request, response: Response) -> No
             created = orjson.loads(bytes(response.body))
         except (AttributeError, orjson.JSONDecodeError):
             return  # a streamed or non-JSON body: the route sets Location itself if it has one
-        if not isinstance(created, dict) or "id" not in created:
+        if not isinstance(created, dict):
             return
-        location = f"{location}/{created['id']}"
+        # The created object, or the one object the answer wraps it in (`{"group": {...}, "members": [...]}`).
+        created_id = created.get("id") or next((v["id"] for v in created.values() if isinstance(v, dict) and "id" in v), None)
+        if created_id is None:
+            return
+        location = f"{location}/{created_id}"
     response.headers["Location"] = location
 
 
