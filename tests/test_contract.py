@@ -152,3 +152,16 @@ async def test_welcome_email_answers_what_was_queued(client: httpx.AsyncClient, 
     welcome = await client.post(f"/v1/groups/{group_id}/clients/{client_id}/welcome-email", headers=headers)
     assert welcome.status_code == 202
     assert welcome.json() == {"client_id": client_id, "status": "queued"}
+
+
+def test_every_money_amount_in_a_response_says_its_currency() -> None:
+    # rule X1: integer cents always travel with their currency (request bodies take the group's currency)
+    schemas = SPEC["components"]["schemas"]
+    nested = {"EstimateInputs"}  # inside EstimateOut, whose `currency` covers them
+    for name, schema in schemas.items():
+        properties = schema.get("properties", {})
+        if name.endswith("In") or name in nested or not any(key.endswith("_cents") for key in properties):
+            continue
+        assert "currency" in properties, f"{name} has amounts without a currency"
+    for name in ("PayoutLineOut", "ClinicianSubtotal", "UpcomingPayout", "TaxSummary", "CancellationOut"):
+        assert "currency" in schemas[name]["required"], name

@@ -36,6 +36,8 @@ from app.practice.service import cancellation_policy_at
 from app.sessions import rules
 from app.sessions.schemas import CancelRequest, ConfirmRequest, SessionCreate, SessionUpdate, Status
 
+# The currency of a late-cancellation fee: cancellation policies are kept in USD, the one currency payouts use.
+FEE_CURRENCY = "USD"
 LIVE_STATUSES = ("scheduled", "confirmed", "no_show")
 assert "'cancelled', 'late_cancelled'" in LIVE_SESSION  # the constraint's idea of "live" and ours agree
 
@@ -73,6 +75,7 @@ def session_document(s: TherapySession) -> dict[str, Any]:
             "by": s.cancelled_by,
             "reason": s.cancellation_reason,
             "late_cancellation_fee_cents": s.late_cancellation_fee_cents,
+            "currency": FEE_CURRENCY,
         }
     return {
         "id": s.id,
@@ -622,6 +625,7 @@ def listed_document(r: Record) -> dict[str, Any]:
             "by": cancelled_by,
             "reason": cancellation_reason,
             "late_cancellation_fee_cents": late_cancellation_fee_cents,
+            "currency": FEE_CURRENCY,
         }
     return {
         "id": id_,
