@@ -2,10 +2,10 @@
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEVELOPMENT_KEY = "ZGV2LW9ubHkta2V5LWRvLW5vdC11c2UtaW4tcHJvZCE="
 
@@ -19,6 +19,10 @@ class Settings(BaseSettings):
     data_dir: Path = Path(".data")
 
     public_url: str = "http://127.0.0.1:8000"
+    # X4: problem `type` URIs are `{api_base_url}/problems/{code}`, served by the API itself.
+    api_base_url: str = "http://127.0.0.1:8000"
+    # X8: front ends on these exact origins may call the API from a browser (comma-separated; none by default).
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # Keys for encryption at rest (AES-GCM); the first encrypts, all decrypt, so keys can rotate.
     # The development default is refused when ENVIRONMENT=production.
     encryption_keys: list[str] = Field(default_factory=lambda: [DEVELOPMENT_KEY])
@@ -119,6 +123,20 @@ class Settings(BaseSettings):
             value = value.strip().upper()
             return "WARNING" if value == "WARN" else value
         return value
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _comma_separated_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [origin.strip().rstrip("/") for origin in value.split(",") if origin.strip()]
+        if isinstance(value, list) and "*" in value:
+            raise ValueError("CORS_ORIGINS takes exact origins (https://app.example.com), not '*'")
+        return value
+
+    @field_validator("api_base_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
 
     @model_validator(mode="after")
     def _no_development_secrets_in_production(self) -> "Settings":

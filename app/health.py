@@ -17,13 +17,13 @@ class Health(BaseModel):
     status: str
 
 
-@health_router.get("/healthz", **allowed(PUBLIC))
+@health_router.get("/healthz", summary="Check the process is alive", **allowed(PUBLIC))
 async def healthz() -> Health:
     """The process is alive (no dependencies checked)."""
     return Health(status="ok")
 
 
-@health_router.get("/readyz", response_model=Health, responses=problem_responses(503), **allowed(PUBLIC))
+@health_router.get("/readyz", summary="Check the service can take traffic", response_model=Health, responses=problem_responses(503), **allowed(PUBLIC))
 async def readyz(request: Request) -> Health | Response:
     """The database and Redis both answer: this process can take traffic."""
     failing = []

@@ -13,7 +13,9 @@ from app.auth.router import auth_router, me_router
 from app.booking.router import booking_router
 from app.clients.router import clients_router
 from app.config import Settings, get_settings
+from app.core.cors import install_cors
 from app.core.db import Database
+from app.core.docs import install_docs
 from app.core.errors import install_error_handlers
 from app.core.idempotency import IdempotentReplay, replay_response
 from app.core.jobs import OutboxRelay
@@ -34,6 +36,7 @@ from app.onboarding.router import onboarding_router
 from app.ops.router import ops_router
 from app.payouts.router import payouts_router, settlements_router
 from app.practice.router import practice_ops_router, practice_router
+from app.problem_pages import problems_router
 from app.providers.router import providers_router
 from app.sessions.router import my_sessions_router, sessions_router
 from app.webhooks.openapi import describe_webhooks
@@ -68,6 +71,7 @@ ROUTERS = [
     audit_router,
     my_invitations_router,
     invitations_router,
+    problems_router,
     webhooks_router,
 ]
 
@@ -106,7 +110,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         generate_unique_id_function=operation_id,
         # FastAPI's own telemetry hooks run on every request; we log and trace our way (core/logging.py).
         telemetry={"tracing": False, "metrics": False, "logs": False},
+        docs_url=None,  # served by install_docs from local assets (X8)
+        redoc_url=None,
     )
+    install_cors(app, settings)  # inside the request context: preflights get an X-Request-ID too
     app.add_middleware(RequestContextMiddleware)
     install_error_handlers(app)
 
@@ -117,5 +124,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
     describe_webhooks(app)
+    install_docs(app)
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     return app

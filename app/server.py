@@ -13,12 +13,14 @@ from typing import Any
 import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from app.core.errors import problem_type
+
 MAX_HEAD_BYTES = 64 * 1024
 LINGER_S = 1.0
 
 
 def _problem(status: int, reason: str, code: str, detail: str) -> bytes:
-    body = orjson.dumps({"type": f"/problems/{code}", "title": reason, "status": status, "detail": detail, "code": code})
+    body = orjson.dumps({"type": problem_type(code), "title": reason, "status": status, "detail": detail, "code": code})
     return (
         f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/problem+json\r\nconnection: close\r\n"
         f"content-length: {len(body)}\r\n\r\n".encode() + body

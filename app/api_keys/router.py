@@ -13,7 +13,7 @@ api_keys_router = router("/v1/groups/{group_id}/api-keys", "api-keys")
 
 
 @api_keys_router.post(
-    "",
+    "", summary="Create an API key",
     status_code=201,
     dependencies=[Idempotent],
     responses=problem_responses(401, 403, 404, 409, 422),
@@ -27,7 +27,7 @@ async def create_api_key(
     return schemas.ApiKeyCreated.model_validate({**schemas.ApiKeyOut.model_validate(key).model_dump(), "key": secret})
 
 
-@api_keys_router.get("", responses=problem_responses(401, 403, 404, 422), **allowed(Capability.API_KEYS))
+@api_keys_router.get("", summary="List API keys", responses=problem_responses(401, 403, 404, 422), **allowed(Capability.API_KEYS))
 async def list_api_keys(
     group_id: uuid.UUID, actor: CurrentActor, db: DB, page: PageQuery
 ) -> Page[schemas.ApiKeyOut]:
@@ -37,7 +37,7 @@ async def list_api_keys(
 
 
 @api_keys_router.delete(
-    "/{key_id}", status_code=204, responses=problem_responses(401, 403, 404), **allowed(Capability.API_KEYS)
+    "/{key_id}", summary="Revoke an API key", status_code=204, responses=problem_responses(401, 403, 404), **allowed(Capability.API_KEYS)
 )
 async def revoke_api_key(group_id: uuid.UUID, key_id: uuid.UUID, actor: CurrentActor, db: DB) -> None:
     """Revoke an API key: it stops working at once."""

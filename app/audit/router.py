@@ -18,7 +18,7 @@ audit_router = router("/v1/groups/{group_id}/audit-events", "audit")
 
 
 @audit_router.get(
-    "",
+    "", summary="List or export audit events",
     response_model=Page[schemas.AuditEventOut],
     responses={
         **problem_responses(401, 403, 404, 422),

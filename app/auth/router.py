@@ -20,7 +20,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 _ACCEPTED = "If the address can receive mail, a message is on its way. Follow its link to continue."
 
 
-@auth_router.post("/signup", status_code=202, responses=problem_responses(422), **allowed(PUBLIC))
+@auth_router.post("/signup", summary="Create an account", status_code=202, responses=problem_responses(422), **allowed(PUBLIC))
 async def signup(body: schemas.SignupRequest, db: DB, settings: SettingsDep) -> schemas.Accepted:
     """Create an account; a verification link is mailed (the answer never tells whether the email was taken)."""
     await service.signup(
@@ -30,7 +30,7 @@ async def signup(body: schemas.SignupRequest, db: DB, settings: SettingsDep) -> 
 
 
 @auth_router.post(
-    "/verify-email", status_code=204, responses=problem_responses(404, 409, 410, 422), **allowed(PUBLIC)
+    "/verify-email", summary="Verify an email address", status_code=204, responses=problem_responses(404, 409, 410, 422), **allowed(PUBLIC)
 )
 async def verify_email(body: schemas.VerifyEmailRequest, db: DB) -> None:
     """Verify an email address with the single-use token from the verification link."""
@@ -38,14 +38,14 @@ async def verify_email(body: schemas.VerifyEmailRequest, db: DB) -> None:
 
 
 @auth_router.post(
-    "/accept-invitation", status_code=204, responses=problem_responses(404, 409, 410, 422), **allowed(PUBLIC)
+    "/accept-invitation", summary="Accept an invitation and set a password", status_code=204, responses=problem_responses(404, 409, 410, 422), **allowed(PUBLIC)
 )
 async def accept_invitation(body: schemas.AcceptInvitationRequest, db: DB) -> None:
     """Accept an invitation (from a group's owner or admin): choose a password; the email is verified with it."""
     await service.verify_email(db, body.token, password=body.password)
 
 
-@auth_router.post("/resend-verification", status_code=202, responses=problem_responses(422), **allowed(PUBLIC))
+@auth_router.post("/resend-verification", summary="Resend the verification email", status_code=202, responses=problem_responses(422), **allowed(PUBLIC))
 async def resend_verification(body: schemas.ResendVerificationRequest, db: DB, settings: SettingsDep) -> schemas.Accepted:
     """Mail a new verification link to an account that is not verified yet."""
     await service.resend_verification(db, settings, body.email)
@@ -53,7 +53,7 @@ async def resend_verification(body: schemas.ResendVerificationRequest, db: DB, s
 
 
 @auth_router.post(
-    "/token", response_model=schemas.TokenResponse, responses=problem_responses(401, 422, 429, 503), **allowed(PUBLIC)
+    "/token", summary="Log in", response_model=schemas.TokenResponse, responses=problem_responses(401, 422, 429, 503), **allowed(PUBLIC)
 )
 async def issue_token(
     request: Request,
@@ -106,7 +106,7 @@ def _login_refused(failed: "service.LoginFailed") -> Response:
 
 
 @auth_router.post(
-    "/token/two-factor", response_model=schemas.TokenResponse, responses=problem_responses(401, 422, 429, 503), **allowed(PUBLIC)
+    "/token/two-factor", summary="Log in with a two-factor code", response_model=schemas.TokenResponse, responses=problem_responses(401, 422, 429, 503), **allowed(PUBLIC)
 )
 async def issue_token_with_code(
     request: Request, body: schemas.SecondFactorLogin, db: DB, redis: RedisDep, settings: SettingsDep
@@ -123,7 +123,7 @@ async def issue_token_with_code(
     return json_response(schemas.TokenResponse(access_token=token, expires_at=expires_at).model_dump(mode="json"))
 
 
-@auth_router.post("/password-reset", status_code=202, responses=problem_responses(422, 429, 503), **allowed(PUBLIC))
+@auth_router.post("/password-reset", summary="Request a password reset email", status_code=202, responses=problem_responses(422, 429, 503), **allowed(PUBLIC))
 async def request_password_reset(
     request: Request, body: schemas.PasswordResetRequest, db: DB, redis: RedisDep, settings: SettingsDep
 ) -> schemas.Accepted:
@@ -135,7 +135,7 @@ async def request_password_reset(
 
 
 @auth_router.post(
-    "/password-reset/confirm", status_code=204, responses=problem_responses(404, 409, 410, 422, 503), **allowed(PUBLIC)
+    "/password-reset/confirm", summary="Set a new password from a reset link", status_code=204, responses=problem_responses(404, 409, 410, 422, 503), **allowed(PUBLIC)
 )
 async def confirm_password_reset(body: schemas.PasswordResetConfirm, db: DB, redis: RedisDep, settings: SettingsDep) -> None:
     """Choose a new password with the token from the reset link. Every login of the account ends, and the
@@ -143,26 +143,26 @@ async def confirm_password_reset(body: schemas.PasswordResetConfirm, db: DB, red
     await passwords.confirm_reset(db, redis, settings, body.token, body.new_password)
 
 
-@auth_router.post("/logout-everywhere", status_code=204, responses=problem_responses(401, 403), **allowed(PERSON))
+@auth_router.post("/logout-everywhere", summary="Log out everywhere", status_code=204, responses=problem_responses(401, 403), **allowed(PERSON))
 async def logout_everywhere(actor: PersonActor, db: DB) -> None:
     """End every login of the caller's account, this one included."""
     await logins.logout_everywhere(db, actor)
 
 
-@auth_router.post("/logout", status_code=204, responses=problem_responses(401, 403), **allowed(PERSON))
+@auth_router.post("/logout", summary="Log out", status_code=204, responses=problem_responses(401, 403), **allowed(PERSON))
 async def logout(actor: PersonActor, db: DB) -> None:
     """End the current login session: its token stops working at once."""
     await service.logout(db, actor)
 
 
-@me_router.get("/me", response_model=schemas.MeResponse, responses=problem_responses(401), **allowed(AUTHENTICATED))
+@me_router.get("/me", summary="Get the current caller", response_model=schemas.MeResponse, responses=problem_responses(401), **allowed(AUTHENTICATED))
 async def read_me(actor: CurrentActor) -> Response:
     """Who the caller is, and their groups with their roles in each."""
     return json_response(schemas.me_document(actor))
 
 
 
-@me_router.post("/me/password", status_code=204, responses=problem_responses(401, 403, 409, 422, 429, 503), **allowed(PERSON))
+@me_router.post("/me/password", summary="Change your password", status_code=204, responses=problem_responses(401, 403, 409, 422, 429, 503), **allowed(PERSON))
 async def change_password(
     request: Request, body: schemas.PasswordChange, actor: PersonActor, db: DB, redis: RedisDep, settings: SettingsDep
 ) -> Response:
@@ -180,20 +180,20 @@ async def change_password(
     return Response(status_code=204)
 
 
-@me_router.get("/me/logins", response_model=schemas.LoginList, responses=problem_responses(401, 403), **allowed(PERSON))
+@me_router.get("/me/logins", summary="List your logins", response_model=schemas.LoginList, responses=problem_responses(401, 403), **allowed(PERSON))
 async def list_logins(actor: PersonActor, db: DB, settings: SettingsDep) -> Response:
     """The caller's active logins, most recently used first: when each began and was last used, the address
     and browser it came from; `current` marks the one making this request."""
     return json_response({"items": await logins.list_logins(db, settings, actor), "next_cursor": None})
 
 
-@me_router.delete("/me/logins/{login_id}", status_code=204, responses=problem_responses(401, 403, 404), **allowed(PERSON))
+@me_router.delete("/me/logins/{login_id}", summary="End one of your logins", status_code=204, responses=problem_responses(401, 403, 404), **allowed(PERSON))
 async def end_login(login_id: uuid.UUID, actor: PersonActor, db: DB) -> None:
     """End one of the caller's logins: its token stops working at once."""
     await logins.end_login(db, actor, login_id)
 
 
-@me_router.get("/me/two-factor", response_model=schemas.TwoFactorStatus, responses=problem_responses(401, 403), **allowed(PERSON))
+@me_router.get("/me/two-factor", summary="Get your two-factor status", response_model=schemas.TwoFactorStatus, responses=problem_responses(401, 403), **allowed(PERSON))
 async def read_two_factor(actor: PersonActor, db: DB) -> schemas.TwoFactorStatus:
     """Whether two-factor sign-in is on, and how many recovery codes are left."""
     enabled, left = await two_factor.status(db, actor)
@@ -201,7 +201,7 @@ async def read_two_factor(actor: PersonActor, db: DB) -> schemas.TwoFactorStatus
 
 
 @me_router.post(
-    "/me/two-factor", status_code=201, response_model=schemas.TwoFactorEnrolment, responses=problem_responses(401, 403, 409), **allowed(PERSON)
+    "/me/two-factor", summary="Start two-factor enrolment", status_code=201, response_model=schemas.TwoFactorEnrolment, responses=problem_responses(401, 403, 409), **allowed(PERSON)
 )
 async def enrol_two_factor(actor: PersonActor, db: DB) -> schemas.TwoFactorEnrolment:
     """Start two-factor enrolment: a new secret and its `otpauth://` URI for an authenticator app (RFC 6238,
@@ -211,7 +211,7 @@ async def enrol_two_factor(actor: PersonActor, db: DB) -> schemas.TwoFactorEnrol
 
 
 @me_router.post(
-    "/me/two-factor/confirm", response_model=schemas.RecoveryCodes, responses=problem_responses(401, 403, 409, 422), **allowed(PERSON)
+    "/me/two-factor/confirm", summary="Turn two-factor sign-in on", response_model=schemas.RecoveryCodes, responses=problem_responses(401, 403, 409, 422), **allowed(PERSON)
 )
 async def confirm_two_factor(body: schemas.TwoFactorCode, actor: PersonActor, db: DB, settings: SettingsDep) -> schemas.RecoveryCodes:
     """Turn two-factor sign-in on with a first code from the authenticator. Answers ten recovery codes, shown
@@ -220,7 +220,7 @@ async def confirm_two_factor(body: schemas.TwoFactorCode, actor: PersonActor, db
 
 
 @me_router.post(
-    "/me/two-factor/recovery-codes", response_model=schemas.RecoveryCodes, responses=problem_responses(401, 403, 409, 422), **allowed(PERSON)
+    "/me/two-factor/recovery-codes", summary="Replace your recovery codes", response_model=schemas.RecoveryCodes, responses=problem_responses(401, 403, 409, 422), **allowed(PERSON)
 )
 async def replace_recovery_codes(body: schemas.TwoFactorCode, actor: PersonActor, db: DB) -> schemas.RecoveryCodes:
     """Replace the recovery codes (the old ones stop working), given a current code."""
@@ -228,7 +228,7 @@ async def replace_recovery_codes(body: schemas.TwoFactorCode, actor: PersonActor
 
 
 @me_router.post(
-    "/me/two-factor/disable", status_code=204, responses=problem_responses(401, 403, 409, 422), **allowed(PERSON)
+    "/me/two-factor/disable", summary="Turn two-factor sign-in off", status_code=204, responses=problem_responses(401, 403, 409, 422), **allowed(PERSON)
 )
 async def disable_two_factor(body: schemas.TwoFactorCode, actor: PersonActor, db: DB, settings: SettingsDep) -> None:
     """Turn two-factor sign-in off, given a current code or a recovery code. Staff accounts keep it."""

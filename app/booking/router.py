@@ -40,14 +40,14 @@ OptionalPerson = Annotated[Actor | None, Depends(optional_person)]
 _PUBLIC_OPTIONAL_TOKEN: dict[str, Any] = {"openapi_extra": {**allowed(PUBLIC)["openapi_extra"], "security": [{}]}}
 
 
-@booking_router.get("/{slug}", responses=problem_responses(404), **allowed(PUBLIC))
+@booking_router.get("/{slug}", summary="Get a booking link's provider profile", responses=problem_responses(404), **allowed(PUBLIC))
 async def read_booking_profile(slug: str, db: DB) -> schemas.BookingProfile:
     """A provider's public profile behind their booking link (only while their group is shown in search)."""
     return schemas.BookingProfile.model_validate(await service.public_profile(db, slug))
 
 
 @booking_router.post(
-    "/{slug}/signup",
+    "/{slug}/signup", summary="Sign up through a booking link",
     status_code=202,
     response_model=Accepted,
     responses={

@@ -47,7 +47,7 @@ def client_out(view: ClientView) -> schemas.ClientOut:
     )
 
 
-@clients_router.post("", status_code=201, dependencies=[Idempotent], responses=ERRORS, **allowed(Capability.CLIENTS))
+@clients_router.post("", summary="Add a client", status_code=201, dependencies=[Idempotent], responses=ERRORS, **allowed(Capability.CLIENTS))
 async def add_client(group_id: uuid.UUID, body: schemas.ClientCreate, actor: CurrentActor, db: DB) -> schemas.ClientOut:
     """Add a client to a provider's roster. The person is invited: until they accept, you see what you typed
     (the answer is the same whether or not the email has a Caseload account); then what they entered themselves.
@@ -56,7 +56,7 @@ async def add_client(group_id: uuid.UUID, body: schemas.ClientCreate, actor: Cur
 
 
 @clients_router.get(
-    "", response_model=Page[schemas.ClientOut], responses=problem_responses(401, 403, 404, 422), **allowed(Capability.CLIENTS)
+    "", summary="List clients", response_model=Page[schemas.ClientOut], responses=problem_responses(401, 403, 404, 422), **allowed(Capability.CLIENTS)
 )
 async def list_clients(
     group_id: uuid.UUID,
@@ -77,13 +77,13 @@ async def list_clients(
     return json_response({"items": clients, "next_cursor": next_cursor})
 
 
-@clients_router.get("/{client_id}", responses=problem_responses(401, 403, 404, 422), **allowed(Capability.CLIENTS))
+@clients_router.get("/{client_id}", summary="Get a client", responses=problem_responses(401, 403, 404, 422), **allowed(Capability.CLIENTS))
 async def read_client(group_id: uuid.UUID, client_id: uuid.UUID, actor: CurrentActor, db: DB) -> schemas.ClientOut:
     """One client, with rosters, insurance status and the readiness checklist (C4)."""
     return client_out(await service.read_client(db, actor, group_id, client_id))
 
 
-@clients_router.patch("/{client_id}", responses=ERRORS, **allowed(Capability.CLIENTS))
+@clients_router.patch("/{client_id}", summary="Update a client", responses=ERRORS, **allowed(Capability.CLIENTS))
 async def update_client(
     group_id: uuid.UUID, client_id: uuid.UUID, body: schemas.ClientUpdate, actor: CurrentActor, db: DB
 ) -> schemas.ClientOut:
@@ -91,7 +91,7 @@ async def update_client(
     return client_out(await service.update_client(db, actor, group_id, client_id, body))
 
 
-@clients_router.post("/{client_id}/archive", responses=ERRORS, **allowed(Capability.CLIENTS))
+@clients_router.post("/{client_id}/archive", summary="Archive a client from a roster", responses=ERRORS, **allowed(Capability.CLIENTS))
 async def archive_client(
     group_id: uuid.UUID, client_id: uuid.UUID, body: schemas.ArchiveRequest, actor: CurrentActor, db: DB
 ) -> schemas.ClientOut:
@@ -99,7 +99,7 @@ async def archive_client(
     return client_out(await service.archive_client(db, actor, group_id, client_id, provider_id=body.provider_id))
 
 
-@clients_router.post("/{client_id}/transfer", responses=ERRORS, **allowed(Capability.CLIENTS))
+@clients_router.post("/{client_id}/transfer", summary="Transfer a client to another provider", responses=ERRORS, **allowed(Capability.CLIENTS))
 async def transfer_client(
     group_id: uuid.UUID, client_id: uuid.UUID, body: schemas.TransferRequest, actor: CurrentActor, db: DB
 ) -> schemas.ClientOut:
@@ -110,7 +110,8 @@ async def transfer_client(
     return client_out(view)
 
 
-@clients_router.post("/{client_id}/welcome-email", status_code=202, responses=ERRORS, **allowed(Capability.CLIENTS))
-async def send_welcome_email(group_id: uuid.UUID, client_id: uuid.UUID, actor: CurrentActor, db: DB) -> None:
+@clients_router.post("/{client_id}/welcome-email", summary="Send a client the welcome email", status_code=202, responses=ERRORS, **allowed(Capability.CLIENTS))
+async def send_welcome_email(group_id: uuid.UUID, client_id: uuid.UUID, actor: CurrentActor, db: DB) -> schemas.WelcomeEmailQueued:
     """Email a client new to the platform how to get ready: verify, insurance, billing, forms (C3, I10)."""
     await service.send_welcome(db, actor, group_id, client_id)
+    return schemas.WelcomeEmailQueued(client_id=client_id)

@@ -94,3 +94,11 @@ class ClientOut(BaseModel):
     rosters: list[RosterOut]
     insurance: InsuranceSummary
     readiness: ReadinessOut
+
+
+class WelcomeEmailQueued(BaseModel):
+    """The welcome mail (or, for a client who has not answered the practice's invitation, that invitation
+    again) is queued; it goes out within seconds."""
+
+    client_id: uuid.UUID
+    status: Literal["queued"] = "queued"

@@ -5,7 +5,8 @@ Services raise `Problem` (or one of its shorthands); handlers here turn every ot
 """
 
 from http import HTTPStatus
-from typing import Any
+from datetime import date, datetime
+from typing import Any, Literal
 
 import orjson
 import sqlalchemy.exc
@@ -16,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from app.config import get_settings
 from app.core.outages import ANSWERS, outage_code
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -25,20 +27,95 @@ log = structlog.get_logger("caseload.errors")
 class FieldError(BaseModel):
     field: str = Field(description="Dotted path of the field in the request, e.g. `body.email`.")
     message: str
-    type: str | None = None
+    type: str | None = Field(default=None, description="A machine-readable reason, e.g. `missing`, `string_too_long`.")
+
+
+class SessionConflict(BaseModel):
+    """A session in the way of the one asked for (`session_conflict`)."""
+
+    party: Literal["provider", "client"] = Field(description="Whose calendar is taken.")
+    session_id: str | None = Field(default=None, description="Absent when the session belongs to another practice.")
+    starts_at: datetime
+    ends_at: datetime
+    other_practice: bool = Field(description="The provider is busy with another practice: only the time is shown.")
+
+
+class ProblemBlocker(BaseModel):
+    """Something that keeps a removal or an undo from happening (`removal_blocked`, `import_undo_blocked`)."""
+
+    kind: str | None = Field(default=None, description="`unconfirmed_session`, `unpaid_earning`, `unpaid_payout` (may grow).")
+    id: str | None = Field(default=None, description="The blocking session, earning line or payout.")
+    detail: str | None = None
+    on: date | None = Field(default=None, description="When: the session start, the pay date.")
+    client_id: str | None = Field(default=None, description="For an import undo: the client something was done with.")
+    reason: str | None = Field(
+        default=None,
+        description="For an import undo: `session`, `document`, `message`, `onboarding`, `invitation_accepted`, `edited`, `account_used` (may grow).",
+    )
 
 
 class ProblemDocument(BaseModel):
-    """An RFC 9457 problem. Extra members (e.g. `conflicts`, `missing`, `blockers`) say what would fix it."""
+    """An RFC 9457 problem document. Branch on `code`; `GET /problems` lists every code with what fixes it.
 
-    model_config = ConfigDict(extra="allow")
+    The optional members below appear with the codes named in their descriptions and say what would make
+    the request succeed. More members may be added (a client should ignore those it does not know).
+    """
 
-    type: str = Field(description="A URI reference naming the kind of problem: `/problems/{code}`.")
-    title: str
+    model_config = ConfigDict(extra="allow", title="Problem")
+
+    type: str = Field(
+        description="An absolute URI naming the kind of problem, `{API base}/problems/{code}`: it resolves to a page describing the code.",
+        examples=["https://api.caseload.example/problems/session_conflict"],
+    )
+    title: str = Field(description="The HTTP status phrase, e.g. `Conflict`.")
     status: int
-    detail: str
-    code: str = Field(description="Stable, machine-readable: branch on this, not on `title` or `detail`.")
-    errors: list[FieldError] | None = None
+    detail: str = Field(description="What happened in this occurrence and what would fix it, for a person to read.")
+    code: str = Field(description="Stable, machine-readable: branch on this, not on `title` or `detail`. New codes may be added.")
+    errors: list[FieldError] | None = Field(default=None, description="`validation_failed` and other 422s: each field at fault.")
+    conflicts: list[SessionConflict] | None = Field(default=None, description="`session_conflict`: every session in the way.")
+    missing: list[str] | None = Field(default=None, description="`client_not_ready`: the onboarding items left, e.g. `insurance`.")
+    blockers: list[ProblemBlocker] | None = Field(default=None, description="`removal_blocked`, `import_undo_blocked`: what stands in the way.")
+    counts: dict[str, int] | None = Field(default=None, description="`removal_blocked`: how many blockers of each kind.")
+    retry_after: int | None = Field(default=None, description="429s and `throttle_unavailable`: seconds to wait (also the `Retry-After` header).")
+    capability: str | None = Field(default=None, description="`forbidden`, `two_factor_required`: the capability refused.")
+    request_id: str | None = Field(default=None, description="`internal_error`: quote it to support.")
+    challenge_token: str | None = Field(default=None, description="`otp_required`: post it with the code to POST /v1/auth/token/two-factor.")
+    challenge_expires_at: datetime | None = Field(default=None, description="`otp_required`: when `challenge_token` stops working.")
+    client_id: str | None = Field(default=None, description="`client_not_ready`, `already_on_roster`, `client_not_on_roster`.")
+    fields: list[str] | None = Field(default=None, description="`client_controls_identity`, `session_confirmed`, `session_not_confirmed`: the fields refused.")
+    candidates: list[str] | None = Field(default=None, description="`not_a_candidate`: the client ids a row may be matched to.")
+    providers: list[str] | None = Field(default=None, description="`provider_required`: the providers to choose from.")
+    max_bytes: int | None = Field(default=None, description="`document_too_large`, `import_too_large`: the limit.")
+    allowed_types: list[str] | None = Field(default=None, description="`document_type_refused`: the accepted media types.")
+    starts_at: datetime | None = Field(default=None, description="`session_not_started`: when the session starts.")
+    editable_until: datetime | None = Field(default=None, description="`confirmation_locked`: when corrections stopped.")
+    session_status: str | None = Field(default=None, description="`session_not_scheduled`, `session_closed`: the session's status now.")
+    import_status: str | None = Field(default=None, description="Import refusals: the import's status now.")
+    current_version: str | None = Field(default=None, description="`form_version_outdated`: the version to acknowledge.")
+    document: str | None = Field(default=None, description="`form_version_outdated`: the form concerned.")
+    expected_service_date: date | None = Field(default=None, description="`service_date_mismatch`: the date to send.")
+    service_code: str | None = Field(default=None, description="`rate_missing`, `rate_not_found`: the service code without a rate.")
+    provider_user_id: str | None = Field(default=None, description="`rate_not_found`, `client_not_on_roster`: the provider concerned.")
+    user_id: str | None = Field(default=None, description="`already_a_provider`: the person's account.")
+    grant_id: str | None = Field(default=None, description="`admin_grant_exists`: the grant already open.")
+    status_now: str | None = Field(default=None, description="`invitation_used`: how the invitation was answered.")
+    change_status: str | None = Field(default=None, description="`bank_confirmation_used`: what became of the change.")
+    current_status: str | None = Field(default=None, description="`identity_verification_not_pending`: its status now.")
+    restricted_categories: list[str] | None = Field(default=None, description="`restricted_document_category`: the categories refused.")
+    failing: list[str] | None = Field(default=None, description="`not_ready`: the dependencies that did not answer.")
+
+
+# RFC 9110's names where Python's table still has the older ones: one title per status everywhere.
+_TITLES = {413: "Content Too Large", 422: "Unprocessable Content", 416: "Range Not Satisfiable"}
+
+
+def status_title(status: int) -> str:
+    return _TITLES.get(status) or HTTPStatus(status).phrase
+
+
+def problem_type(code: str) -> str:
+    """The problem's `type`: an absolute URI that `GET /problems/{code}` of this API answers."""
+    return f"{get_settings().api_base_url}/problems/{code}"
 
 
 class Problem(Exception):
@@ -56,7 +133,7 @@ class Problem(Exception):
         self.status = status
         self.code = code
         self.detail = detail
-        self.title = title or HTTPStatus(status).phrase
+        self.title = title or status_title(status)
         self.headers = headers
         self.extra = extra
 
@@ -88,8 +165,8 @@ def problem_response(
     **extra: Any,
 ) -> Response:
     body = {
-        "type": f"/problems/{code}",
-        "title": title or HTTPStatus(status).phrase,
+        "type": problem_type(code),
+        "title": title or status_title(status),
         "status": status,
         "detail": detail,
         "code": code,
@@ -105,7 +182,7 @@ def outage_response(code: str) -> Response:
 
 
 # Routing's own HTTP errors, each with a stable code.
-_HTTP_CODES = {
+HTTP_CODES = {
     400: ("bad_request", "The request could not be read."),
     401: ("unauthenticated", "Send a valid bearer token or API key."),
     404: ("not_found", "No such resource, or you may not see it."),
@@ -132,7 +209,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
-        code, default_detail = _HTTP_CODES.get(exc.status_code, ("http_error", ""))
+        code, default_detail = HTTP_CODES.get(exc.status_code, ("http_error", ""))
         detail = exc.detail if isinstance(exc.detail, str) and exc.detail not in ("Not Found", "Method Not Allowed") else default_detail
         return problem_response(exc.status_code, code, detail or default_detail, headers=exc.headers)
 
@@ -146,7 +223,6 @@ def install_error_handlers(app: FastAPI) -> None:
             422,
             "validation_failed",
             "Some fields are missing or invalid; see `errors`.",
-            title="Unprocessable Content",
             errors=errors,
         )
 
@@ -174,12 +250,12 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
 
-PROBLEM_SCHEMA_REF = {"$ref": "#/components/schemas/ProblemDocument"}
+PROBLEM_SCHEMA_REF = {"$ref": "#/components/schemas/Problem"}
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses=` for a route: each listed status documented as a problem document."""
     return {
-        status: {"description": HTTPStatus(status).phrase, "content": {PROBLEM_MEDIA_TYPE: {"schema": PROBLEM_SCHEMA_REF}}}
+        status: {"description": status_title(status), "content": {PROBLEM_MEDIA_TYPE: {"schema": PROBLEM_SCHEMA_REF}}}
         for status in statuses
     }

@@ -17,29 +17,38 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.config import get_settings
 from app.core import proxies
+from app.core.errors import problem_type
 
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 PROBLEM_CONTENT_TYPE = b"application/problem+json"
-_TOO_LARGE = orjson.dumps(
-    {
-        "type": "/problems/payload_too_large",
-        "title": "Content Too Large",
-        "status": 413,
-        "detail": "The request body is larger than this endpoint accepts. Send a smaller body.",
-        "code": "payload_too_large",
-    }
-)
+
+
+def _too_large() -> bytes:
+    return orjson.dumps(
+        {
+            "type": problem_type("payload_too_large"),
+            "title": "Content Too Large",
+            "status": 413,
+            "detail": "The request body is larger than this endpoint accepts. Send a smaller body.",
+            "code": "payload_too_large",
+        }
+    )
+
+
 # A request still running when the server's shutdown grace period ends is cancelled: it answers this
 # (nothing it did was committed) rather than the server's plain-text 500.
-_SHUTTING_DOWN = orjson.dumps(
-    {
-        "type": "/problems/shutting_down",
-        "title": "Service Unavailable",
-        "status": 503,
-        "detail": "The server restarted before this request completed; nothing was changed. Retry it.",
-        "code": "shutting_down",
-    }
-)
+def _shutting_down() -> bytes:
+    return orjson.dumps(
+        {
+            "type": problem_type("shutting_down"),
+            "title": "Service Unavailable",
+            "status": 503,
+            "detail": "The server restarted before this request completed; nothing was changed. Retry it.",
+            "code": "shutting_down",
+        }
+    )
+
+
 # The tasks of the requests being served: at shutdown the app waits (briefly) for those the server has
 # cancelled, so they finish rolling back and answer before the pools close and the process exits.
 _in_flight: set[asyncio.Task[object]] = set()
@@ -77,6 +86,9 @@ def client_ip(scope: Scope) -> str | None:
 class RequestContextMiddleware:
     def __init__(self, app: ASGIApp):
         self.app = app
+        # Built once per app: their `type` URIs quote the configured API base URL.
+        self.too_large = _too_large()
+        self.shutting_down = _shutting_down()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -106,7 +118,7 @@ class RequestContextMiddleware:
                 # Starlette's body limit answers 413 in plain text, outside FastAPI's handlers: X4 wants a problem.
                 if status == 413 and (b"content-type", PROBLEM_CONTENT_TYPE) not in headers:
                     rewriting = True
-                    headers[:] = [(b"content-type", PROBLEM_CONTENT_TYPE), (b"content-length", str(len(_TOO_LARGE)).encode())]
+                    headers[:] = [(b"content-type", PROBLEM_CONTENT_TYPE), (b"content-length", str(len(self.too_large)).encode())]
                 headers.append((b"x-request-id", request_id.encode()))
                 if api:
                     if not any(name == b"cache-control" for name, _ in headers):
@@ -116,7 +128,7 @@ class RequestContextMiddleware:
             elif rewriting and message["type"] == "http.response.body":
                 if message.get("more_body"):
                     return
-                message = {"type": "http.response.body", "body": _TOO_LARGE}
+                message = {"type": "http.response.body", "body": self.too_large}
             await send(message)
 
         try:
@@ -133,14 +145,14 @@ class RequestContextMiddleware:
                     "status": 503,
                     "headers": [
                         (b"content-type", PROBLEM_CONTENT_TYPE),
-                        (b"content-length", str(len(_SHUTTING_DOWN)).encode()),
+                        (b"content-length", str(len(self.shutting_down)).encode()),
                         (b"retry-after", b"2"),
                         (b"connection", b"close"),
                         (b"x-request-id", request_id.encode()),
                     ],
                 }
             )
-            await send({"type": "http.response.body", "body": _SHUTTING_DOWN})
+            await send({"type": "http.response.body", "body": self.shutting_down})
         finally:
             _in_flight.discard(task)  # type: ignore[arg-type]
             if _ROOT_LOGGER.isEnabledFor(logging.INFO):  # building the event costs, even when filtered out

@@ -8,8 +8,9 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Request
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.responses import Response
 
 from app.config import get_settings
@@ -25,6 +26,10 @@ STAFF = "staff"  # Caseload staff only
 
 
 class AppRoute(APIRoute):
+    # How many leading path segments of this route's own path (and whether to add the body's id) make the
+    # `Location` of what it creates: found once, from the app's GET routes (None: not looked up yet).
+    location_shape: tuple[int, bool] | None = None
+
     def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
         handler = super().get_route_handler()
 
@@ -33,6 +38,8 @@ class AppRoute(APIRoute):
             if refused is not None:
                 return refused
             response = await handler(request)
+            if response.status_code == 201 and "location" not in response.headers:
+                _add_location(self, request, response)
             # Still inside the request's transaction (the db dependency exits after this returns),
             # so the stored response commits together with the work it describes.
             pending = request.scope["state"].get("idempotency")
@@ -41,6 +48,42 @@ class AppRoute(APIRoute):
             return response
 
         return handle
+
+
+def _location_shape(template: str, app_routes: list[Any]) -> tuple[int, bool]:
+    """A 201's `Location` (X1): the created object's own address when the API reads it there
+    (`POST /clients` -> `GET /clients/{client_id}`), else the nearest enclosing path the API reads
+    (where it is listed, or its owner)."""
+    readable = {c.path_format for c in iter_route_contexts(app_routes) if "GET" in (c.methods or ())}
+    template = template.rstrip("/")
+    segments = template.split("/")
+    if any(p.startswith(template + "/{") and p.count("/") == len(segments) for p in readable):
+        return len(segments), True
+    for keep in range(len(segments), 1, -1):
+        if "/".join(segments[:keep]) in readable:
+            return keep, False
+    return len(segments), False
+
+
+def _add_location(route: "AppRoute", request: Request, response: Response) -> None:
+    if route.location_shape is None:
+        matched = request.scope.get("route")
+        route.location_shape = _location_shape(getattr(matched, "path_format", route.path_format), request.app.routes)
+    keep, with_id = route.location_shape
+    location = "/".join(request.url.path.rstrip("/").split("/")[:keep])
+    if with_id:
+        try:
+            created = orjson.loads(bytes(response.body))
+        except (AttributeError, orjson.JSONDecodeError):
+            return  # a streamed or non-JSON body: the route sets Location itself if it has one
+        if not isinstance(created, dict):
+            return
+        # The created object, or the one object the answer wraps it in (`{"group": {...}, "members": [...]}`).
+        created_id = created.get("id") or next((v["id"] for v in created.values() if isinstance(v, dict) and "id" in v), None)
+        if created_id is None:
+            return
+        location = f"{location}/{created_id}"
+    response.headers["Location"] = location
 
 
 # NUL and other control characters (and lone surrogates, which percent-decoding can produce) in a path or

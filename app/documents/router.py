@@ -63,7 +63,7 @@ Category = Annotated[str, Depends(uploaded_category)]
 
 
 @documents_router.post(
-    "",
+    "", summary="Upload a client document",
     status_code=201,
     dependencies=[Idempotent],
     max_body_size=_UPLOAD_BODY_LIMIT,
@@ -89,7 +89,7 @@ async def upload_document(
     return schemas.DocumentOut.model_validate(document)
 
 
-@documents_router.get("", responses=problem_responses(401, 403, 404, 422), **allowed(Capability.CLIENTS))
+@documents_router.get("", summary="List a client's documents", responses=problem_responses(401, 403, 404, 422), **allowed(Capability.CLIENTS))
 async def list_documents(
     group_id: uuid.UUID,
     client_id: uuid.UUID,
@@ -126,7 +126,10 @@ _SAFE_DOWNLOAD_HEADERS = {
 }
 
 
-@documents_router.get("/{document_id}", response_class=StreamingResponse, responses=DOWNLOAD_RESPONSES, **allowed(Capability.CLIENTS))
+@documents_router.get(
+    "/{document_id}", summary="Download a client document", response_class=StreamingResponse,
+    responses=DOWNLOAD_RESPONSES, **allowed(Capability.CLIENTS),
+)
 async def download_document(
     group_id: uuid.UUID, client_id: uuid.UUID, document_id: uuid.UUID, actor: CurrentActor, db: DB, storage: StorageDep
 ) -> StreamingResponse:

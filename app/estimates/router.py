@@ -28,7 +28,7 @@ ProviderId = Annotated[
 
 
 @estimates_router.get(
-    "/{client_id}/estimate", responses=problem_responses(401, 403, 404, 409, 422), **allowed(Capability.CLIENTS)
+    "/{client_id}/estimate", summary="Estimate a client's cost per session", responses=problem_responses(401, 403, 404, 409, 422), **allowed(Capability.CLIENTS)
 )
 async def read_estimate(
     group_id: uuid.UUID,

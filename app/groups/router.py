@@ -15,7 +15,7 @@ groups_router = router("/v1/groups", "groups")
 
 
 @groups_router.post(
-    "",
+    "", summary="Create a group practice",
     status_code=201,
     dependencies=[Idempotent],
     responses=problem_responses(401, 403, 409, 422),
@@ -33,14 +33,14 @@ async def create_group(body: schemas.GroupCreate, actor: PersonActor, db: DB) ->
     )
 
 
-@groups_router.get("", responses=problem_responses(401, 422), **allowed(AUTHENTICATED))
+@groups_router.get("", summary="List your groups", responses=problem_responses(401, 422), **allowed(AUTHENTICATED))
 async def list_groups(actor: CurrentActor, db: DB, page: PageQuery) -> Page[schemas.GroupOut]:
     """The groups you belong to, with your roles in each."""
     groups, next_cursor = await service.list_groups(db, actor, page)
     return Page(items=[schemas.GroupOut.of(g, actor.memberships[g.id].roles) for g in groups], next_cursor=next_cursor)
 
 
-@groups_router.get("/{group_id}", responses=problem_responses(401, 404, 422), **allowed(Capability.MEMBERS_READ))
+@groups_router.get("/{group_id}", summary="Get a group", responses=problem_responses(401, 404, 422), **allowed(Capability.MEMBERS_READ))
 async def read_group(group_id: uuid.UUID, actor: CurrentActor, db: DB) -> schemas.GroupOut:
     """A group you belong to."""
     group = await service.get_group(db, actor, group_id)
@@ -48,7 +48,7 @@ async def read_group(group_id: uuid.UUID, actor: CurrentActor, db: DB) -> schema
 
 
 @groups_router.patch(
-    "/{group_id}", responses=problem_responses(401, 403, 404, 422), **allowed(Capability.GROUP_EDIT)
+    "/{group_id}", summary="Update a group", responses=problem_responses(401, 403, 404, 422), **allowed(Capability.GROUP_EDIT)
 )
 async def update_group(group_id: uuid.UUID, body: schemas.GroupUpdate, actor: CurrentActor, db: DB) -> schemas.GroupOut:
     """Rename the group or change its time zone (admins)."""

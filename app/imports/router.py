@@ -49,7 +49,7 @@ Upload = Annotated[UploadForm, Depends(upload_form)]
 
 
 @imports_router.post(
-    "",
+    "", summary="Upload a client list to import",
     status_code=202,
     dependencies=[Idempotent],
     max_body_size=_UPLOAD_BODY_LIMIT,
@@ -71,20 +71,20 @@ async def upload_import(
     return service.import_out(service.ImportView(imp, None))
 
 
-@imports_router.get("", responses=ERRORS, **allowed(Capability.CLIENTS))
+@imports_router.get("", summary="List imports", responses=ERRORS, **allowed(Capability.CLIENTS))
 async def list_imports(group_id: uuid.UUID, actor: CurrentActor, db: DB, page: PageQuery) -> Page[schemas.ImportOut]:
     """The group's imports (a provider's own), newest first."""
     views, next_cursor = await service.list_imports(db, actor, group_id, page)
     return Page(items=[service.import_out(v) for v in views], next_cursor=next_cursor)
 
 
-@imports_router.get("/{import_id}", responses=ERRORS, **allowed(Capability.CLIENTS))
+@imports_router.get("/{import_id}", summary="Get an import", responses=ERRORS, **allowed(Capability.CLIENTS))
 async def read_import(group_id: uuid.UUID, import_id: uuid.UUID, actor: CurrentActor, db: DB) -> schemas.ImportOut:
     """An import: status, progress, detected format, counts per class, result."""
     return service.import_out(await service.read_import(db, actor, group_id, import_id))
 
 
-@imports_router.get("/{import_id}/rows", responses=ERRORS, **allowed(Capability.CLIENTS))
+@imports_router.get("/{import_id}/rows", summary="List an import's rows", responses=ERRORS, **allowed(Capability.CLIENTS))
 async def list_rows(
     group_id: uuid.UUID,
     import_id: uuid.UUID,
@@ -98,7 +98,7 @@ async def list_rows(
     return Page(items=rows, next_cursor=next_cursor)
 
 
-@imports_router.patch("/{import_id}/rows/{row_id}", responses=ERRORS, **allowed(Capability.CLIENTS))
+@imports_router.patch("/{import_id}/rows/{row_id}", summary="Select, match or correct an import row", responses=ERRORS, **allowed(Capability.CLIENTS))
 async def update_row(
     group_id: uuid.UUID, import_id: uuid.UUID, row_id: Annotated[int, Path(ge=1, le=INT64_MAX)], body: schemas.RowUpdate, actor: CurrentActor, db: DB
 ) -> schemas.ImportRowOut:
@@ -106,7 +106,7 @@ async def update_row(
     return await service.update_row(db, actor, group_id, import_id, row_id, body)
 
 
-@imports_router.post("/{import_id}/rows/selection", responses=ERRORS, **allowed(Capability.CLIENTS))
+@imports_router.post("/{import_id}/rows/selection", summary="Select or unselect rows by class", responses=ERRORS, **allowed(Capability.CLIENTS))
 async def select_rows(
     group_id: uuid.UUID, import_id: uuid.UUID, body: schemas.BulkSelection, actor: CurrentActor, db: DB
 ) -> schemas.BulkSelectionOut:
@@ -125,7 +125,7 @@ async def set_mapping(
 
 
 @imports_router.post(
-    "/{import_id}/finalize",
+    "/{import_id}/finalize", summary="Finalize an import",
     dependencies=[Idempotent],
     responses={202: {"description": "A large import: finalizing in the background.", "model": schemas.ImportOut},
                **ERRORS},

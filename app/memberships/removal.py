@@ -100,7 +100,7 @@ async def blockers(db: AsyncSession, group_id: uuid.UUID, user_id: uuid.UUID) ->
 async def remove_provider(db: AsyncSession, actor: Actor, group_id: uuid.UUID, user_id: uuid.UUID, *, reason: str) -> RemovalOut:
     require(actor, Capability.PROVIDERS_REMOVE, group_id)
     if user_id == actor.user_id:
-        raise Problem(403, "self_removal", "A provider is removed by another admin of the group, never by themself (G6).")
+        raise Problem(403, "self_removal", "A provider is removed by another admin of the group, never by themself. Ask another admin or the owner.")
     membership = await active_membership(db, group_id, user_id)  # locked: one removal at a time
     if membership is None or not membership.is_provider:
         raise not_found("provider")

@@ -18,7 +18,7 @@ GrantStatus = Literal["pending_approval", "pending_verification", "active", "rej
 
 
 @memberships_router.get(
-    "/members",
+    "/members", summary="List the group's members",
     response_model=Page[schemas.MemberOut],
     responses=problem_responses(401, 403, 404, 422),
     **allowed(Capability.MEMBERS_READ),
@@ -31,7 +31,7 @@ async def list_members(group_id: uuid.UUID, actor: CurrentActor, db: DB, page: P
 
 
 @memberships_router.post(
-    "/providers",
+    "/providers", summary="Invite a provider",
     status_code=201,
     dependencies=[Idempotent],
     responses=problem_responses(401, 403, 404, 409, 422),
@@ -47,7 +47,7 @@ async def add_provider(group_id: uuid.UUID, body: schemas.ProviderAdd, actor: Cu
 
 
 @memberships_router.post(
-    "/admin-grants",
+    "/admin-grants", summary="Request admin rights for a person",
     status_code=201,
     dependencies=[Idempotent],
     responses=problem_responses(401, 403, 404, 409, 422),
@@ -64,7 +64,7 @@ async def request_admin_grant(
 
 
 @memberships_router.get(
-    "/admin-grants", responses=problem_responses(401, 403, 404, 422), **allowed(Capability.ADMIN_GRANTS_REQUEST)
+    "/admin-grants", summary="List admin grants", responses=problem_responses(401, 403, 404, 422), **allowed(Capability.ADMIN_GRANTS_REQUEST)
 )
 async def list_admin_grants(
     group_id: uuid.UUID,
@@ -79,7 +79,7 @@ async def list_admin_grants(
 
 
 @memberships_router.post(
-    "/admin-grants/{grant_id}/approve",
+    "/admin-grants/{grant_id}/approve", summary="Approve an admin grant",
     responses=problem_responses(401, 403, 404, 409, 422),
     **allowed(Capability.ADMIN_GRANTS_DECIDE),
 )
@@ -89,7 +89,7 @@ async def approve_admin_grant(group_id: uuid.UUID, grant_id: uuid.UUID, actor: C
 
 
 @memberships_router.post(
-    "/admin-grants/{grant_id}/reject",
+    "/admin-grants/{grant_id}/reject", summary="Reject an admin grant",
     responses=problem_responses(401, 403, 404, 409, 422),
     **allowed(Capability.ADMIN_GRANTS_DECIDE),
 )
@@ -102,7 +102,7 @@ async def reject_admin_grant(
 
 
 @memberships_router.post(
-    "/admin-grants/{grant_id}/revoke",
+    "/admin-grants/{grant_id}/revoke", summary="Revoke an admin grant",
     responses=problem_responses(401, 403, 404, 409, 422),
     **allowed(Capability.ADMIN_GRANTS_DECIDE),
 )
@@ -115,7 +115,7 @@ async def revoke_admin_grant(
 
 
 @memberships_router.post(
-    "/ownership-transfer",
+    "/ownership-transfer", summary="Transfer ownership of the group",
     status_code=204,
     responses=problem_responses(401, 403, 404, 409, 422),
     **allowed(Capability.OWNERSHIP_TRANSFER),
@@ -126,7 +126,7 @@ async def transfer_ownership(group_id: uuid.UUID, body: schemas.OwnershipTransfe
 
 
 @memberships_router.post(
-    "/members/{user_id}/removal",
+    "/members/{user_id}/removal", summary="Remove a provider from the group",
     dependencies=[Idempotent],
     responses=problem_responses(401, 403, 404, 409, 422),
     **allowed(Capability.PROVIDERS_REMOVE),

@@ -18,7 +18,7 @@ messaging_router = router("/v1/groups/{group_id}/conversations", "messaging")
 my_messaging_router = router("/v1/me/conversations", "messaging")
 
 
-@messaging_router.get("", responses=problem_responses(401, 403, 404, 422), **allowed(Capability.MESSAGING))
+@messaging_router.get("", summary="List your conversations with clients", responses=problem_responses(401, 403, 404, 422), **allowed(Capability.MESSAGING))
 async def list_conversations(
     group_id: uuid.UUID, actor: CurrentActor, db: DB, page: PageQuery
 ) -> Page[schemas.ConversationOut]:
@@ -28,7 +28,7 @@ async def list_conversations(
 
 
 @messaging_router.post(
-    "",
+    "", summary="Open a conversation with a client",
     status_code=201,
     dependencies=[Idempotent],
     responses={
@@ -48,7 +48,7 @@ async def open_conversation(
 
 
 @messaging_router.get(
-    "/{conversation_id}/messages",
+    "/{conversation_id}/messages", summary="List a conversation's messages",
     responses=problem_responses(401, 403, 404, 422),
     **allowed(Capability.MESSAGING),
 )
@@ -61,7 +61,7 @@ async def list_messages(
 
 
 @messaging_router.post(
-    "/{conversation_id}/messages",
+    "/{conversation_id}/messages", summary="Send a message to a client",
     status_code=201,
     dependencies=[Idempotent],
     responses=problem_responses(401, 403, 404, 409, 422),
@@ -75,7 +75,7 @@ async def send_message(
     return schemas.MessageOut.of(sent)
 
 
-@my_messaging_router.get("", responses=problem_responses(401, 403, 422), **allowed(PERSON))
+@my_messaging_router.get("", summary="List your conversations with providers", responses=problem_responses(401, 403, 422), **allowed(PERSON))
 async def list_my_conversations(actor: PersonActor, db: DB, page: PageQuery) -> Page[schemas.MyConversationOut]:
     """The caller's conversations with their providers, as a client, most recent activity first."""
     rows, next_cursor = await service.list_my_conversations(db, actor, page)
@@ -83,7 +83,7 @@ async def list_my_conversations(actor: PersonActor, db: DB, page: PageQuery) -> 
 
 
 @my_messaging_router.get(
-    "/{conversation_id}/messages",
+    "/{conversation_id}/messages", summary="List messages of your conversation",
     responses=problem_responses(401, 403, 404, 422),
     **allowed(PERSON),
 )
@@ -96,7 +96,7 @@ async def list_my_messages(
 
 
 @my_messaging_router.post(
-    "/{conversation_id}/messages",
+    "/{conversation_id}/messages", summary="Reply to your provider",
     status_code=201,
     dependencies=[Idempotent],
     responses=problem_responses(401, 403, 404, 409, 422),

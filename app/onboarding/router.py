@@ -28,32 +28,32 @@ async def refuse_card_numbers(request: Request, actor: PersonActor) -> None:
         raise service.card_number_refused(fields)
 
 
-@onboarding_router.get("/insurance", responses=problem_responses(401, 403, 404), **allowed(PERSON))
+@onboarding_router.get("/insurance", summary="Get your insurance", responses=problem_responses(401, 403, 404), **allowed(PERSON))
 async def read_insurance(actor: PersonActor, db: DB) -> schemas.InsurancePolicyOut:
     """Your insurance on file (the member id masked); 404 `insurance_not_on_file` when there is none."""
     return schemas.InsurancePolicyOut.of(await service.read_insurance(db, actor))
 
 
-@onboarding_router.put("/insurance", responses=problem_responses(401, 403, 422), **allowed(PERSON))
+@onboarding_router.put("/insurance", summary="Add or replace your insurance", responses=problem_responses(401, 403, 422), **allowed(PERSON))
 async def set_insurance(body: schemas.InsurancePolicyIn, actor: PersonActor, db: DB) -> schemas.InsurancePolicyOut:
     """Add or replace your insurance; a change puts it back to `on_file` until it is verified again."""
     return schemas.InsurancePolicyOut.of(await service.set_insurance(db, actor, body))
 
 
-@onboarding_router.delete("/insurance", status_code=204, responses=problem_responses(401, 403), **allowed(PERSON))
+@onboarding_router.delete("/insurance", summary="Remove your insurance", status_code=204, responses=problem_responses(401, 403), **allowed(PERSON))
 async def delete_insurance(actor: PersonActor, db: DB) -> None:
     """Remove your insurance (succeeds when there is none)."""
     await service.delete_insurance(db, actor)
 
 
-@onboarding_router.get("/billing-method", responses=problem_responses(401, 403, 404), **allowed(PERSON))
+@onboarding_router.get("/billing-method", summary="Get your billing method", responses=problem_responses(401, 403, 404), **allowed(PERSON))
 async def read_billing_method(actor: PersonActor, db: DB) -> schemas.BillingMethodOut:
     """Your form of billing (brand, last four, expiry); 404 `billing_method_not_on_file` when there is none."""
     return schemas.BillingMethodOut.model_validate(await service.read_billing_method(db, actor))
 
 
 @onboarding_router.put(
-    "/billing-method",
+    "/billing-method", summary="Add or replace your billing method",
     dependencies=[Depends(refuse_card_numbers)],
     responses=problem_responses(401, 403, 422),
     **allowed(PERSON),
@@ -64,7 +64,7 @@ async def set_billing_method(body: schemas.BillingMethodIn, actor: PersonActor, 
 
 
 @onboarding_router.post(
-    "/acknowledgements",
+    "/acknowledgements", summary="Acknowledge a policy form",
     status_code=201,
     dependencies=[Idempotent],
     responses={
@@ -83,14 +83,14 @@ async def acknowledge_form(
     return schemas.AcknowledgementOut.of(acknowledgement)
 
 
-@onboarding_router.get("/acknowledgements", responses=problem_responses(401, 403, 422), **allowed(PERSON))
+@onboarding_router.get("/acknowledgements", summary="List your acknowledgements", responses=problem_responses(401, 403, 422), **allowed(PERSON))
 async def list_acknowledgements(actor: PersonActor, db: DB, page: PageQuery) -> Page[schemas.AcknowledgementOut]:
     """Every form version you acknowledged, oldest first, each marked current or not."""
     items, next_cursor = await service.list_acknowledgements(db, actor, page)
     return Page(items=[schemas.AcknowledgementOut.of(a) for a in items], next_cursor=next_cursor)
 
 
-@onboarding_router.get("/onboarding", responses=problem_responses(401, 403), **allowed(PERSON))
+@onboarding_router.get("/onboarding", summary="Get your onboarding progress", responses=problem_responses(401, 403), **allowed(PERSON))
 async def read_onboarding(actor: PersonActor, db: DB) -> schemas.OnboardingOut:
     """What you have done and what is missing (C4), with the checklist of every group you are a client of."""
     return schemas.OnboardingOut.of(await service.read_onboarding(db, actor))

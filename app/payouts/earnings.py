@@ -166,7 +166,7 @@ async def _session_amount(db: AsyncSession, session: TherapySession) -> tuple[in
     if rate is None:
         raise conflict(
             "rate_missing",
-            f"There is no rate for service code {session.service_code}: an admin sets one (PUT /v1/groups/{{group_id}}/rates).",
+            f"There is no rate for service code {session.service_code}: an admin sets one (PUT /v1/groups/{session.group_id}/rates).",
             service_code=session.service_code,
         )
     amount = rate.insurance_cents if billing_type == "insurance" else rate.private_pay_cents

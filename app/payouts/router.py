@@ -18,7 +18,7 @@ settlements_router = router("/v1/ops/settlements", "payouts")
 READ_ERRORS = problem_responses(401, 403, 404, 422)
 
 
-@payouts_router.get("/payouts", responses=READ_ERRORS, **allowed(Capability.PAYMENTS))
+@payouts_router.get("/payouts", summary="List payouts", responses=READ_ERRORS, **allowed(Capability.PAYMENTS))
 async def list_payouts(
     group_id: uuid.UUID,
     actor: CurrentActor,
@@ -32,26 +32,26 @@ async def list_payouts(
 
 
 # Declared before /payouts/{payout_id}, which would otherwise take "upcoming" for an id.
-@payouts_router.get("/payouts/upcoming", responses=READ_ERRORS, **allowed(Capability.PAYMENTS))
+@payouts_router.get("/payouts/upcoming", summary="List upcoming payouts", responses=READ_ERRORS, **allowed(Capability.PAYMENTS))
 async def upcoming_payouts(group_id: uuid.UUID, actor: CurrentActor, db: DB) -> schemas.UpcomingPayouts:
     """The accruing payouts (open pay periods): what each holds so far, per clinician."""
     return await service.upcoming_payouts(db, actor, group_id)
 
 
-@payouts_router.get("/payouts/{payout_id}", responses=READ_ERRORS, **allowed(Capability.PAYMENTS))
+@payouts_router.get("/payouts/{payout_id}", summary="Get a payout with its lines", responses=READ_ERRORS, **allowed(Capability.PAYMENTS))
 async def read_payout(group_id: uuid.UUID, payout_id: uuid.UUID, actor: CurrentActor, db: DB) -> schemas.PayoutDetail:
     """A payout with its lines (session, provider, client, amount, confirmed_at) and a subtotal per clinician (P6)."""
     return await service.read_payout(db, actor, group_id, payout_id)
 
 
-@payouts_router.get("/payments", responses=READ_ERRORS, **allowed(Capability.PAYMENTS))
+@payouts_router.get("/payments", summary="List payments", responses=READ_ERRORS, **allowed(Capability.PAYMENTS))
 async def list_payments(group_id: uuid.UUID, actor: CurrentActor, db: DB, page: PageQuery) -> Page[schemas.PaymentOut]:
     """The payments tab: payment date, amount, the client it is for and the provider, newest first."""
     items, next_cursor = await service.list_payments(db, actor, group_id, page)
     return Page(items=items, next_cursor=next_cursor)
 
 
-@payouts_router.get("/tax-summaries/{year}", responses=READ_ERRORS, **allowed(Capability.PAYMENTS))
+@payouts_router.get("/tax-summaries/{year}", summary="Get a year's tax summary", responses=READ_ERRORS, **allowed(Capability.PAYMENTS))
 async def read_tax_summary(
     group_id: uuid.UUID, year: Annotated[int, Path(ge=2000, le=2100)], actor: CurrentActor, db: DB
 ) -> schemas.TaxSummary:
@@ -60,7 +60,7 @@ async def read_tax_summary(
 
 
 @settlements_router.post(
-    "",
+    "", summary="Run payout settlement now (staff)",
     status_code=202,
     dependencies=[Idempotent],
     responses=problem_responses(401, 403, 422),

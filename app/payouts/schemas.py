@@ -48,6 +48,7 @@ class PayoutLineOut(BaseModel):
     client: Person
     service_code: str | None
     amount_cents: int
+    currency: str = Field(description="ISO 4217 code of the amount, e.g. `USD`.", examples=["USD"])
     earned_at: datetime = Field(description="When the session was confirmed (or the late cancellation made).")
     confirmed_at: datetime | None = Field(description="The session's confirmation (P6).")
 
@@ -55,6 +56,7 @@ class PayoutLineOut(BaseModel):
 class ClinicianSubtotal(BaseModel):
     provider: Person
     amount_cents: int
+    currency: str = Field(description="ISO 4217 code of the amount, e.g. `USD`.", examples=["USD"])
     line_count: int
 
 
@@ -72,6 +74,7 @@ class UpcomingPayout(BaseModel):
     arrives_earliest: date
     arrives_latest: date
     amount_cents: int
+    currency: str = Field(description="ISO 4217 code of the amount, e.g. `USD`.", examples=["USD"])
     line_count: int
     subtotals: list[ClinicianSubtotal]
 
@@ -116,6 +119,7 @@ class TaxSummary(BaseModel):
     year: int
     payee: TaxPayee | None = Field(description="The owner's tax identity; null until one is submitted.")
     total_paid_cents: int
+    currency: str = Field(description="ISO 4217 code of the amount, e.g. `USD`.", examples=["USD"])
     payout_count: int
     clinicians: list[ClinicianSubtotal]
 

@@ -69,7 +69,9 @@ async def list_payouts(
 
 def _subtotals(rows: list[Any]) -> list[ClinicianSubtotal]:
     return [
-        ClinicianSubtotal(provider=Person(id=r.provider_user_id, name=r.provider_name), amount_cents=int(r.amount), line_count=r.lines)
+        ClinicianSubtotal(
+            provider=Person(id=r.provider_user_id, name=r.provider_name), amount_cents=int(r.amount), currency=r.currency, line_count=r.lines
+        )
         for r in rows
     ]
 
@@ -80,11 +82,13 @@ def _subtotal_query(*where: ColumnElement[bool]) -> Select[Any]:
             EarningLine.provider_user_id,
             _provider_name().label("provider_name"),
             func.sum(EarningLine.amount_cents).label("amount"),
+            EarningLine.currency,
             func.count().label("lines"),
         )
         .join(Provider, Provider.id == EarningLine.provider_user_id)
         .where(*where)
-        .group_by(EarningLine.provider_user_id, Provider.first_name, Provider.last_name)
+        # Never a sum across currencies: a clinician paid in two would get one subtotal per currency.
+        .group_by(EarningLine.provider_user_id, Provider.first_name, Provider.last_name, EarningLine.currency)
         .order_by(_provider_name(), EarningLine.provider_user_id)
     )
 
@@ -120,6 +124,7 @@ async def read_payout(db: AsyncSession, actor: Actor, group_id: uuid.UUID, payou
             client=Person(id=line.client_id, name=client_name),
             service_code=line.service_code,
             amount_cents=line.amount_cents,
+            currency=line.currency,
             earned_at=line.earned_at,
             confirmed_at=confirmed_at,
         )
@@ -167,6 +172,7 @@ async def upcoming_payouts(db: AsyncSession, actor: Actor, group_id: uuid.UUID) 
                 arrives_earliest=payout.arrives_earliest,
                 arrives_latest=payout.arrives_latest,
                 amount_cents=payout.amount_cents,
+                currency=payout.currency,
                 line_count=sum(s.line_count for s in subtotals),
                 subtotals=subtotals,
             )
@@ -245,7 +251,12 @@ async def tax_summary(db: AsyncSession, actor: Actor, group_id: uuid.UUID, year:
     tz = ZoneInfo(await db.scalar(select(Group.time_zone).where(Group.id == group_id)) or "UTC")
     start, end = (datetime.combine(date(y, 1, 1), time(), tzinfo=tz) for y in (year, year + 1))
     in_year = (Payout.group_id == group_id, Payout.status == "paid", Payout.paid_at >= start, Payout.paid_at < end)
-    total, count = (await db.execute(select(func.coalesce(func.sum(Payout.amount_cents), 0), func.count()).where(*in_year))).one()
+    # Payouts are in the group's one currency (USD today); a year without payouts states USD.
+    total, count, currency = (
+        await db.execute(
+            select(func.coalesce(func.sum(Payout.amount_cents), 0), func.count(), func.coalesce(func.max(Payout.currency), "USD")).where(*in_year)
+        )
+    ).one()
     clinicians = (
         await db.execute(_subtotal_query(EarningLine.payout_id.in_(select(Payout.id).where(*in_year))))
     ).all()
@@ -256,7 +267,9 @@ async def tax_summary(db: AsyncSession, actor: Actor, group_id: uuid.UUID, year:
         else None
     )
     await audit.record(db, actor, "tax_summary.read", target_type="group", target_id=group_id, group_id=group_id, year=year)
-    return TaxSummary(year=year, payee=payee, total_paid_cents=int(total), payout_count=count, clinicians=_subtotals(list(clinicians)))
+    return TaxSummary(
+        year=year, payee=payee, total_paid_cents=int(total), currency=currency, payout_count=count, clinicians=_subtotals(list(clinicians))
+    )
 
 
 async def request_settlement(db: AsyncSession, staff: Actor, *, pay_date: date | None) -> SettlementQueued:

@@ -12,14 +12,14 @@ practice_router = router("/v1/groups/{group_id}", "practice")
 practice_ops_router = router("/v1/ops/groups/{group_id}", "practice")
 
 
-@practice_router.get("/settings", responses=problem_responses(401, 403, 404, 422), **allowed(Capability.ACCOUNT_SETTINGS))
+@practice_router.get("/settings", summary="Get practice settings", responses=problem_responses(401, 403, 404, 422), **allowed(Capability.ACCOUNT_SETTINGS))
 async def read_settings(group_id: uuid.UUID, actor: CurrentActor, db: DB) -> schemas.SettingsOut:
     """The group's practice settings, cancellation policy versions, bank account and identity summaries."""
     return schemas.SettingsOut.of(await service.read_settings(db, actor, group_id))
 
 
 @practice_router.patch(
-    "/settings", responses=problem_responses(401, 403, 404, 409, 422), **allowed(Capability.ACCOUNT_SETTINGS)
+    "/settings", summary="Update practice settings", responses=problem_responses(401, 403, 404, 409, 422), **allowed(Capability.ACCOUNT_SETTINGS)
 )
 async def update_settings(
     group_id: uuid.UUID, body: schemas.SettingsPatch, actor: CurrentActor, db: DB
@@ -28,14 +28,14 @@ async def update_settings(
     return schemas.SettingsOut.of(await service.update_settings(db, actor, group_id, body))
 
 
-@practice_router.get("/rates", responses=problem_responses(401, 403, 404, 422), **allowed(Capability.RATES))
+@practice_router.get("/rates", summary="Get the rate card", responses=problem_responses(401, 403, 404, 422), **allowed(Capability.RATES))
 async def read_rates(group_id: uuid.UUID, actor: CurrentActor, db: DB) -> schemas.RateCardOut:
     """The group's rate card: default rates per service code and each provider's overrides (not paginated)."""
     rates = await service.read_rates(db, actor, group_id)
     return schemas.RateCardOut(rates=[schemas.RateOut.model_validate(rate) for rate in rates])
 
 
-@practice_router.put("/rates", responses=problem_responses(401, 403, 404, 422), **allowed(Capability.RATES))
+@practice_router.put("/rates", summary="Replace the rate card", responses=problem_responses(401, 403, 404, 422), **allowed(Capability.RATES))
 async def replace_rates(
     group_id: uuid.UUID, body: schemas.RateCardIn, actor: CurrentActor, db: DB
 ) -> schemas.RateCardOut:
@@ -92,7 +92,7 @@ async def refuse_bank_account(
 
 
 @practice_router.get(
-    "/identity-verification",
+    "/identity-verification", summary="Get identity verification status",
     responses=problem_responses(401, 403, 404, 422),
     **allowed(Capability.BILLING_SETTINGS),
 )
@@ -107,7 +107,7 @@ async def read_identity_verification(
 
 
 @practice_router.put(
-    "/identity-verification",
+    "/identity-verification", summary="Submit the tax identity for verification",
     responses=problem_responses(401, 403, 404, 422),
     **allowed(Capability.BILLING_SETTINGS),
 )
@@ -120,7 +120,7 @@ async def submit_identity_verification(
 
 
 @practice_ops_router.post(
-    "/identity-verification/decision",
+    "/identity-verification/decision", summary="Decide an identity verification (staff)",
     responses=problem_responses(401, 403, 404, 409, 422),
     **allowed(STAFF),
 )

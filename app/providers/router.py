@@ -12,13 +12,13 @@ providers_router = router("/v1/groups/{group_id}/providers/{user_id}", "provider
 _ERRORS = problem_responses(401, 403, 404, 422)
 
 
-@providers_router.get("/profile", responses=_ERRORS, **allowed(Capability.PROFILE))
+@providers_router.get("/profile", summary="Get a provider's profile", responses=_ERRORS, **allowed(Capability.PROFILE))
 async def read_profile(group_id: uuid.UUID, user_id: uuid.UUID, actor: CurrentActor, db: DB) -> schemas.ProfileOut:
     """A provider's profile: their own, or any provider's of the group for an admin."""
     return schemas.ProfileOut.model_validate(await service.read_profile(db, actor, group_id, user_id))
 
 
-@providers_router.patch("/profile", responses=_ERRORS, **allowed(Capability.PROFILE))
+@providers_router.patch("/profile", summary="Update a provider's profile", responses=_ERRORS, **allowed(Capability.PROFILE))
 async def update_profile(
     group_id: uuid.UUID, user_id: uuid.UUID, body: schemas.ProfilePatch, actor: CurrentActor, db: DB
 ) -> schemas.ProfileOut:
@@ -26,7 +26,7 @@ async def update_profile(
     return schemas.ProfileOut.model_validate(await service.update_profile(db, actor, group_id, user_id, body))
 
 
-@providers_router.get("/locations", responses=_ERRORS, **allowed(Capability.LOCATIONS))
+@providers_router.get("/locations", summary="List a provider's locations", responses=_ERRORS, **allowed(Capability.LOCATIONS))
 async def read_locations(
     group_id: uuid.UUID, user_id: uuid.UUID, actor: CurrentActor, db: DB
 ) -> schemas.LocationsOut:
@@ -35,7 +35,7 @@ async def read_locations(
     return schemas.LocationsOut(locations=[schemas.LocationOut.model_validate(row) for row in locations])
 
 
-@providers_router.patch("/locations", responses=_ERRORS, **allowed(Capability.LOCATIONS))
+@providers_router.patch("/locations", summary="Set a provider's locations", responses=_ERRORS, **allowed(Capability.LOCATIONS))
 async def update_locations(
     group_id: uuid.UUID, user_id: uuid.UUID, body: schemas.LocationsPatch, actor: CurrentActor, db: DB
 ) -> schemas.LocationsOut:
@@ -44,7 +44,7 @@ async def update_locations(
     return schemas.LocationsOut(locations=[schemas.LocationOut.model_validate(row) for row in locations])
 
 
-@providers_router.get("/intake-form", responses=_ERRORS, **allowed(Capability.INTAKE_FORM))
+@providers_router.get("/intake-form", summary="Get a provider's intake form", responses=_ERRORS, **allowed(Capability.INTAKE_FORM))
 async def read_intake_form(
     group_id: uuid.UUID, user_id: uuid.UUID, actor: CurrentActor, db: DB
 ) -> schemas.IntakeFormOut:
@@ -55,7 +55,7 @@ async def read_intake_form(
     return schemas.IntakeFormOut.model_validate(form, from_attributes=True)
 
 
-@providers_router.patch("/intake-form", responses=_ERRORS, **allowed(Capability.INTAKE_FORM))
+@providers_router.patch("/intake-form", summary="Replace a provider's intake form", responses=_ERRORS, **allowed(Capability.INTAKE_FORM))
 async def update_intake_form(
     group_id: uuid.UUID, user_id: uuid.UUID, body: schemas.IntakeFormPatch, actor: CurrentActor, db: DB
 ) -> schemas.IntakeFormOut:

@@ -29,7 +29,7 @@ def session_out(session: TherapySession) -> schemas.SessionOut:
     return schemas.SessionOut.model_validate(service.session_document(session))
 
 
-@sessions_router.post("", status_code=201, dependencies=[Idempotent], responses=ERRORS, **allowed(Capability.CALENDAR))
+@sessions_router.post("", summary="Book a session", status_code=201, dependencies=[Idempotent], responses=ERRORS, **allowed(Capability.CALENDAR))
 async def create_session(group_id: uuid.UUID, body: schemas.SessionCreate, actor: CurrentActor, db: DB) -> schemas.SessionOut:
     """Book a session with a client of the provider's roster; a double booking is refused with every conflict (S1, S2)."""
     return session_out(await service.create_session(db, actor, group_id, body))
@@ -53,7 +53,7 @@ async def create_series(group_id: uuid.UUID, body: schemas.SeriesCreate, actor: 
 
 
 @sessions_router.get(
-    "", response_model=Page[schemas.SessionOut], responses=problem_responses(401, 403, 404, 422), **allowed(Capability.CALENDAR)
+    "", summary="List sessions in a time range", response_model=Page[schemas.SessionOut], responses=problem_responses(401, 403, 404, 422), **allowed(Capability.CALENDAR)
 )
 async def list_sessions(
     group_id: uuid.UUID,
@@ -79,13 +79,13 @@ async def list_sessions(
     return json_response({"items": items, "next_cursor": next_cursor})
 
 
-@sessions_router.get("/{session_id}", responses=problem_responses(401, 403, 404, 422), **allowed(Capability.CALENDAR))
+@sessions_router.get("/{session_id}", summary="Get a session", responses=problem_responses(401, 403, 404, 422), **allowed(Capability.CALENDAR))
 async def read_session(group_id: uuid.UUID, session_id: uuid.UUID, actor: CurrentActor, db: DB) -> schemas.SessionOut:
     """One session, with its confirmation (pay date, arrival window) or cancellation."""
     return session_out(await service.read_session(db, actor, group_id, session_id))
 
 
-@sessions_router.patch("/{session_id}", responses=ERRORS, **allowed(Capability.CALENDAR))
+@sessions_router.patch("/{session_id}", summary="Move a session or correct its details", responses=ERRORS, **allowed(Capability.CALENDAR))
 async def update_session(
     group_id: uuid.UUID, session_id: uuid.UUID, body: schemas.SessionUpdate, actor: CurrentActor, db: DB,
     scope: Annotated[schemas.Scope, Query(description=SCOPE)] = "this",
@@ -99,7 +99,7 @@ async def update_session(
     return session_out(await series.update_series(db, actor, group_id, session_id, body, scope))
 
 
-@sessions_router.post("/{session_id}/confirm", dependencies=[Idempotent], responses=ERRORS, **allowed(Capability.CALENDAR))
+@sessions_router.post("/{session_id}/confirm", summary="Confirm a session that took place", dependencies=[Idempotent], responses=ERRORS, **allowed(Capability.CALENDAR))
 async def confirm_session(
     group_id: uuid.UUID, session_id: uuid.UUID, body: schemas.ConfirmRequest, actor: CurrentActor, db: DB
 ) -> schemas.SessionOut:
@@ -107,7 +107,7 @@ async def confirm_session(
     return session_out(await service.confirm_session(db, actor, group_id, session_id, body))
 
 
-@sessions_router.post("/{session_id}/cancel", dependencies=[Idempotent], responses=ERRORS, **allowed(Capability.CALENDAR))
+@sessions_router.post("/{session_id}/cancel", summary="Cancel a session", dependencies=[Idempotent], responses=ERRORS, **allowed(Capability.CALENDAR))
 async def cancel_session(
     group_id: uuid.UUID, session_id: uuid.UUID, body: schemas.CancelRequest, actor: CurrentActor, db: DB,
     scope: Annotated[schemas.Scope, Query(description=SCOPE)] = "this",
@@ -119,7 +119,7 @@ async def cancel_session(
     return session_out(await series.cancel_series(db, actor, group_id, session_id, body, scope))
 
 
-@sessions_router.post("/{session_id}/no-show", responses=ERRORS, **allowed(Capability.CALENDAR))
+@sessions_router.post("/{session_id}/no-show", summary="Record a no-show", responses=ERRORS, **allowed(Capability.CALENDAR))
 async def record_no_show(group_id: uuid.UUID, session_id: uuid.UUID, actor: CurrentActor, db: DB) -> schemas.SessionOut:
     """Record that the client did not come (once the session has started) (S4)."""
     return session_out(await service.record_no_show(db, actor, group_id, session_id))

@@ -106,6 +106,7 @@ class CancellationOut(BaseModel):
     by: Literal["client", "provider"]
     reason: str | None
     late_cancellation_fee_cents: int | None
+    currency: str = Field(description="ISO 4217 code of the fee, e.g. `USD`.", examples=["USD"])
 
 
 class SessionOut(BaseModel):

@@ -37,6 +37,8 @@ from app.sessions import notices, rules
 from app.webhooks.events import emit
 from app.sessions.schemas import CancelRequest, ConfirmRequest, SessionCreate, SessionUpdate, Status
 
+# The currency of a late-cancellation fee: cancellation policies are kept in USD, the one currency payouts use.
+FEE_CURRENCY = "USD"
 LIVE_STATUSES = ("scheduled", "confirmed", "no_show")
 assert "'cancelled', 'late_cancelled'" in LIVE_SESSION  # the constraint's idea of "live" and ours agree
 
@@ -74,6 +76,7 @@ def session_document(s: TherapySession) -> dict[str, Any]:
             "by": s.cancelled_by,
             "reason": s.cancellation_reason,
             "late_cancellation_fee_cents": s.late_cancellation_fee_cents,
+            "currency": FEE_CURRENCY,
         }
     return {
         "id": s.id,
@@ -683,6 +686,7 @@ def listed_document(r: Record) -> dict[str, Any]:
             "by": cancelled_by,
             "reason": cancellation_reason,
             "late_cancellation_fee_cents": late_cancellation_fee_cents,
+            "currency": FEE_CURRENCY,
         }
     return {
         "id": id_,

@@ -5,6 +5,7 @@ import pytest
 import sqlalchemy.exc
 from fastapi import FastAPI
 
+from app.core.errors import problem_type
 from app.core.routing import PUBLIC, allowed, router
 
 PROBLEM_KEYS = {"type", "title", "status", "detail", "code"}
@@ -15,7 +16,9 @@ def assert_problem(response: httpx.Response, status: int, code: str) -> dict:
     assert response.headers["content-type"] == "application/problem+json"
     body = response.json()
     assert PROBLEM_KEYS <= body.keys()
-    assert body["status"] == status and body["code"] == code and body["type"] == f"/problems/{code}"
+    # rule X4: the type is an absolute URI that the API itself serves (tests/core/test_problem_codes.py)
+    assert body["status"] == status and body["code"] == code and body["type"] == problem_type(code)
+    assert body["type"].startswith(("http://", "https://"))
     return body
 
 

@@ -101,7 +101,7 @@ def test_every_operation_documents_the_common_refusals_as_problem_documents() ->
             assert expected <= set(operation["responses"]), (method, path)
             for status in expected:
                 content = operation["responses"][status]["content"]
-                assert content["application/problem+json"]["schema"] == {"$ref": "#/components/schemas/ProblemDocument"}
+                assert content["application/problem+json"]["schema"] == {"$ref": "#/components/schemas/Problem"}
     download = spec["paths"]["/v1/groups/{group_id}/clients/{client_id}/documents/{document_id}"]["get"]
     assert {"application/pdf", "image/png", "text/plain"} <= set(download["responses"]["200"]["content"])
 

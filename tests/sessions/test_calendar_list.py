@@ -68,7 +68,7 @@ async def test_items_are_the_stored_sessions_in_every_state(
     assert confirmed["pay_date"] == "2027-03-31"
     assert (confirmed["arrives_earliest"], confirmed["arrives_latest"]) == ("2027-03-31", "2027-04-02")
     assert items[2]["cancellation"] == {"cancelled_at": "2027-03-10T15:00:00Z", "by": "client", "reason": "ill",
-                                        "late_cancellation_fee_cents": 7500}
+                                        "late_cancellation_fee_cents": 7500, "currency": "USD"}
     assert items[5]["telehealth"] is False and items[5]["location_id"] is not None
 
 

@@ -181,7 +181,7 @@ async def test_client_cancellation_window_edges_use_the_policy_at_booking(
     assert late.status_code == 200
     assert late.json()["status"] == "late_cancelled"
     assert late.json()["cancellation"] == {"cancelled_at": "2027-03-10T17:00:01Z", "by": "client", "reason": None,
-                                           "late_cancellation_fee_cents": 7500}
+                                           "late_cancellation_fee_cents": 7500, "currency": "USD"}  # rule X1: money says its currency
     [line] = await lines_of(db, inside["id"])
     assert (line.kind, line.amount_cents, line.billing_type, line.provider_user_id) == ("late_cancellation_fee", 7500, "private_pay", provider.id)
     assert await lines_of(db, edge["id"]) == []
