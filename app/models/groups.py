@@ -46,6 +46,10 @@ class Group(Base):
     contact_phone: Mapped[str | None] = mapped_column(String(32))
     # A6: the owner and admins act as such only once they have two-factor sign-in.
     require_two_factor_for_admins: Mapped[bool] = mapped_column(Boolean, server_default=text("false"), default=False)
+    # X7: set on a group's test-mode copy (what `ck_test_` keys act on); NULL for every live group.
+    live_group_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("groups.id", ondelete="CASCADE"), unique=True, default=None
+    )
 
 
 class Membership(Base):
