@@ -179,3 +179,11 @@ async def test_keys_made_before_scopes_keep_working(client: httpx.AsyncClient, d
     assert stored.mode == "live" and stored.scopes is None
     patched = await client.patch(f"/v1/groups/{group.id}/settings", json={"contact_email": "desk@example.com"}, headers=bearer(secret))
     assert patched.status_code == 200, patched.text
+
+
+async def test_the_count_survives_redis_forgetting_its_script(client: httpx.AsyncClient, db: AsyncSession, redis, owner: User, group: Group) -> None:
+    # rule X7: a restarted Redis (scripts forgotten) still counts, in the same window
+    key = await create_key(client, await user_headers(db, owner), group, rate_limit_per_minute=5)
+    assert (await client.get("/v1/me", headers=bearer(key["key"]))).headers["RateLimit-Remaining"] == "4"
+    await redis.script_flush()
+    assert (await client.get("/v1/me", headers=bearer(key["key"]))).headers["RateLimit-Remaining"] == "3"
