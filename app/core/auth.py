@@ -85,16 +85,19 @@ SELECT s.id AS session_id, s.enrol_only,
 _SESSION_TOUCH = "UPDATE auth_sessions SET last_seen_at = now() WHERE id = $1"
 
 # X7: a test key acts on the live group's test-mode copy (NULL until it exists: the key then reaches nothing);
-# the creator's current membership in the live group is the key's ceiling, read in the same statement.
+# the creator's current admin power in the live group (membership, verified email, two-factor when the group
+# requires it of admins: what authz.require would ask of them) is the key's ceiling, read in the same statement.
 _API_KEY_LOOKUP = """
 SELECT k.id, k.name, k.mode, k.scopes, k.rate_limit_per_minute,
        CASE WHEN k.mode = 'test' THEN t.id ELSE g.id END AS group_id,
        CASE WHEN k.mode = 'test' THEN t.name ELSE g.name END AS group_name,
-       coalesce(c.is_owner OR c.is_admin, false) AS creator_is_admin,
+       coalesce((c.is_owner OR c.is_admin) AND cu.email_verified_at IS NOT NULL
+                AND (NOT g.require_two_factor_for_admins OR cu.totp_enabled_at IS NOT NULL), false) AS creator_is_admin,
        k.last_used_at IS NULL OR k.last_used_at < now() - interval '1 minute' AS stale
   FROM api_keys k JOIN groups g ON g.id = k.group_id
   LEFT JOIN groups t ON k.mode = 'test' AND t.live_group_id = k.group_id
   LEFT JOIN memberships c ON c.group_id = k.group_id AND c.user_id = k.created_by_user_id AND c.ended_at IS NULL
+  LEFT JOIN users cu ON cu.id = c.user_id
  WHERE k.key_hash = $1 AND k.revoked_at IS NULL
 """
 _API_KEY_TOUCH = "UPDATE api_keys SET last_used_at = now() WHERE id = $1"

@@ -170,8 +170,8 @@ def key_may_hold(capability: Capability) -> bool:
 
 def _require_key_scope(actor: Actor, role: GroupRole, capability: Capability) -> None:
     """X7: a key does what its scopes name (`read`: any GET its kind of key may make), and never more than
-    the person who created it may do today: a creator removed from the group, or no longer its owner or an
-    admin, takes the key's rights with them."""
+    the person who created it may do today: a creator removed from the group, no longer its owner or an
+    admin, or kept from admin powers by the group's two-factor requirement, takes the key's rights with them."""
     scopes = role.key_scopes or frozenset()
     if capability not in scopes and not (READ_SCOPE in scopes and not actor.writes):
         named = ", ".join(sorted(scopes)) or "none"
@@ -186,8 +186,9 @@ def _require_key_scope(actor: Actor, role: GroupRole, capability: Capability) ->
         raise Problem(
             403,
             "key_creator_lacks_rights",
-            "The person who created this API key is no longer an owner or admin of the group, so the key has "
-            "lost its rights. Ask a current admin to create a new key and revoke this one.",
+            "The person who created this API key no longer has admin rights in the group (removed, no longer an "
+            "admin, or without the two-factor sign-in the group requires of admins), so the key has lost its "
+            "rights. The creator can restore them, or a current admin can create a new key and revoke this one.",
             capability=str(capability),
         )
 

@@ -76,7 +76,7 @@ async def test_scopes_a_key_cannot_hold_are_refused(client: httpx.AsyncClient, d
         assert "read" in response.json()["detail"]
 
 
-@pytest.mark.parametrize("change", ["demoted", "removed"])
+@pytest.mark.parametrize("change", ["demoted", "removed", "two_factor_required"])
 async def test_a_key_loses_what_its_creator_loses(client: httpx.AsyncClient, db: AsyncSession, owner: User, group: Group, change: str) -> None:
     # rule X7: creator-ceiling, checked again on every call
     admin = await make_user(db)
@@ -84,8 +84,11 @@ async def test_a_key_loses_what_its_creator_loses(client: httpx.AsyncClient, db:
     key = await create_key(client, await user_headers(db, admin), group, scopes=["read", "account_settings"])
     headers = bearer(key["key"])
     assert (await client.get(f"/v1/groups/{group.id}/clients", headers=headers)).status_code == 200
-    values = {"is_admin": False} if change == "demoted" else {"ended_at": func.now()}
-    await db.execute(update(Membership).where(Membership.group_id == group.id, Membership.user_id == admin.id).values(**values))
+    if change == "two_factor_required":  # the group now requires two-factor of admins; the creator has none
+        await db.execute(update(Group).where(Group.id == group.id).values(require_two_factor_for_admins=True))
+    else:
+        values = {"is_admin": False} if change == "demoted" else {"ended_at": func.now()}
+        await db.execute(update(Membership).where(Membership.group_id == group.id, Membership.user_id == admin.id).values(**values))
     for method, path, body in (("GET", "clients", None), ("PATCH", "settings", {"contact_email": "x@example.com"})):
         response = await client.request(method, f"/v1/groups/{group.id}/{path}", json=body, headers=headers)
         assert response.status_code == 403 and response.json()["code"] == "key_creator_lacks_rights", response.text
