@@ -1,7 +1,7 @@
 import uuid
 from datetime import datetime
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -10,7 +10,7 @@ from app.core.schemas import Strict
 
 class ApiKeyCreate(Strict):
     name: str = Field(min_length=1, max_length=100, description="What the key is for, e.g. the partner's name.")
-    scopes: list[str] = Field(
+    scopes: list[Annotated[str, Field(min_length=1, max_length=40)]] = Field(
         default_factory=lambda: ["read"],
         min_length=1,
         max_length=30,

@@ -6,9 +6,10 @@ import uuid
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core import audit, rate_limit, tokens
+from app.config import get_settings
+from app.core import audit, tokens
 from app.core.auth import Actor
-from app.core.authz import READ_SCOPE, Capability, Reach, key_may_hold, membership, reach, require, CAPABILITIES
+from app.core.authz import CAPABILITIES, READ_SCOPE, Capability, Reach, key_may_hold, membership, reach, require
 from app.core.errors import Problem, not_found
 from app.core.pagination import PageParams, paginate
 from app.models import ApiKey
@@ -49,7 +50,7 @@ def check_scopes(actor: Actor, group_id: uuid.UUID, scopes: list[str]) -> list[s
 
 
 def check_rate_limit(requested: int | None) -> int | None:
-    ceiling = rate_limit.limit_for(10**9)
+    ceiling = get_settings().api_key_rate_limit_max
     if requested is not None and requested > ceiling:
         raise Problem(
             422,
