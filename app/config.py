@@ -76,6 +76,11 @@ class Settings(BaseSettings):
     s3_kms_key_id: str | None = None
     booking_signups_per_address: int = 20  # C5 sign-ups per client address and window
     booking_signup_window_s: int = 3600
+    # X7: requests per minute per partner API key (a key may ask for less or more at creation, up to the max);
+    # off only for measuring what the limit costs (scripts/bench/bench_me.py).
+    api_key_rate_limit_default: int = Field(default=600, ge=1)
+    api_key_rate_limit_max: int = Field(default=6000, ge=1)
+    api_key_rate_limit_enabled: bool = True
     idempotency_ttl_hours: int = 48
     # Client imports (I5, I11): the upload, the parser's address space (a crafted workbook cannot take
     # the worker down), and how many selected rows finalize in the request before it becomes a job.

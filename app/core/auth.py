@@ -5,14 +5,14 @@ returns everything authorization needs (the caller's memberships) in that one ro
 """
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated, Literal
 
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 
 from app.config import get_settings
-from app.core import tokens
+from app.core import rate_limit, test_mode, tokens
 from app.core.db import Reader, get_reader
 from app.core.errors import Problem
 
@@ -27,6 +27,12 @@ class GroupRole:
     via_api_key: bool = False
     # A6: the group's `require_two_factor_for_admins`, read in the same lookup (authz decides with it).
     admins_need_two_factor: bool = False
+    # X7, API keys only: the key's scopes (None: a key made before scopes, which keeps what keys always had),
+    # whether its creator is still the group's owner or an admin (a key never exceeds its creator), and
+    # whether it acts on the group's test-mode copy.
+    key_scopes: frozenset[str] | None = None
+    creator_is_admin: bool = False
+    test_mode: bool = False
 
     @property
     def roles(self) -> list[str]:
@@ -50,6 +56,8 @@ class Actor:
     api_key_name: str | None = None
     two_factor: bool = False  # A6: the person has confirmed two-factor sign-in
     enrol_only: bool = False  # A6: a staff login without two-factor, good only for enrolling
+    writes: bool = True  # X7: the request is not a GET/HEAD (a `read`-scoped key may only read)
+    rate_limit: int | None = None  # X7: an API key's requests per minute (None: the setting's default)
 
     @property
     def user_id(self) -> uuid.UUID | None:
@@ -76,10 +84,20 @@ SELECT s.id AS session_id, s.enrol_only,
 # Sliding idle expiry, written at most once a minute per session rather than on every request.
 _SESSION_TOUCH = "UPDATE auth_sessions SET last_seen_at = now() WHERE id = $1"
 
+# X7: a test key acts on the live group's test-mode copy (NULL until it exists: the key then reaches nothing);
+# the creator's current admin power in the live group (membership, verified email, two-factor when the group
+# requires it of admins: what authz.require would ask of them) is the key's ceiling, read in the same statement.
 _API_KEY_LOOKUP = """
-SELECT k.id, k.name, k.group_id, g.name AS group_name,
+SELECT k.id, k.name, k.mode, k.scopes, k.rate_limit_per_minute,
+       CASE WHEN k.mode = 'test' THEN t.id ELSE g.id END AS group_id,
+       CASE WHEN k.mode = 'test' THEN t.name ELSE g.name END AS group_name,
+       coalesce((c.is_owner OR c.is_admin) AND cu.email_verified_at IS NOT NULL
+                AND (NOT g.require_two_factor_for_admins OR cu.totp_enabled_at IS NOT NULL), false) AS creator_is_admin,
        k.last_used_at IS NULL OR k.last_used_at < now() - interval '1 minute' AS stale
   FROM api_keys k JOIN groups g ON g.id = k.group_id
+  LEFT JOIN groups t ON k.mode = 'test' AND t.live_group_id = k.group_id
+  LEFT JOIN memberships c ON c.group_id = k.group_id AND c.user_id = k.created_by_user_id AND c.ended_at IS NULL
+  LEFT JOIN users cu ON cu.id = c.user_id
  WHERE k.key_hash = $1 AND k.revoked_at IS NULL
 """
 _API_KEY_TOUCH = "UPDATE api_keys SET last_used_at = now() WHERE id = $1"
@@ -138,8 +156,20 @@ async def _api_key_actor(reader: Reader, secret: str) -> Actor | None:
         return None
     if row["stale"]:
         await reader.execute(_API_KEY_TOUCH, row["id"])
-    role = GroupRole(row["group_id"], row["group_name"], via_api_key=True)
-    return Actor(kind="api_key", id=row["id"], memberships={role.group_id: role}, api_key_name=row["name"])
+    memberships = {}
+    if row["group_id"] is not None:
+        role = GroupRole(
+            row["group_id"],
+            row["group_name"],
+            via_api_key=True,
+            key_scopes=None if row["scopes"] is None else frozenset(row["scopes"]),
+            creator_is_admin=row["creator_is_admin"],
+            test_mode=row["mode"] == "test",
+        )
+        memberships[role.group_id] = role
+    return Actor(
+        kind="api_key", id=row["id"], memberships=memberships, api_key_name=row["name"], rate_limit=row["rate_limit_per_minute"]
+    )
 
 
 async def current_actor(
@@ -161,8 +191,16 @@ async def current_actor(
             "Staff accounts need two-factor sign-in. Enrol with POST /v1/me/two-factor and confirm with "
             "POST /v1/me/two-factor/confirm; this login then works everywhere.",
         )
+    if actor.kind == "api_key":
+        actor = replace(actor, writes=request.method not in _READS)
+        await rate_limit.check(request, actor.id, actor.rate_limit)
+        if any(role.test_mode for role in actor.memberships.values()):
+            test_mode.enter()
     request.state.actor = actor
     return actor
+
+
+_READS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 # What a staff login without two-factor may reach (A6): enough to see who it is, enrol, and log out.

@@ -149,6 +149,8 @@ def require(
     role = membership(actor, group_id)
     rule = CAPABILITIES[capability]
     granted = reach(role, rule)
+    if role.via_api_key and granted is not Reach.NONE and role.key_scopes is not None:
+        _require_key_scope(actor, role, capability)
     if _admin_gate_closed(actor, role):
         granted = _without_admin_rights(actor, role, capability, granted, provider_user_id)
     if granted is Reach.NONE or (
@@ -159,6 +161,40 @@ def require(
     if rule.provider is Reach.NONE:
         require_verified(actor)
     return Grant(group_id=group_id, reach=granted, role=role, actor=actor)
+
+
+READ_SCOPE = "read"
+
+
+def key_may_hold(capability: Capability) -> bool:
+    """What an API key can ever be given: the group-wide capabilities that hand out no access."""
+    rule = CAPABILITIES[capability]
+    return rule.api_key and rule.admin is Reach.GROUP
+
+
+def _require_key_scope(actor: Actor, role: GroupRole, capability: Capability) -> None:
+    """X7: a key does what its scopes name (`read`: any GET its kind of key may make), and never more than
+    the person who created it may do today: a creator removed from the group, no longer its owner or an
+    admin, or kept from admin powers by the group's two-factor requirement, takes the key's rights with them."""
+    scopes = role.key_scopes or frozenset()
+    if capability not in scopes and not (READ_SCOPE in scopes and not actor.writes):
+        named = ", ".join(sorted(scopes)) or "none"
+        raise Problem(
+            403,
+            "insufficient_scope",
+            f"This API key's scopes ({named}) do not include '{capability}'. Ask an admin for a key with the "
+            f"'{capability}' scope.",
+            capability=str(capability),
+        )
+    if not role.creator_is_admin:
+        raise Problem(
+            403,
+            "key_creator_lacks_rights",
+            "The person who created this API key no longer has admin rights in the group (removed, no longer an "
+            "admin, or without the two-factor sign-in the group requires of admins), so the key has lost its "
+            "rights. The creator can restore them, or a current admin can create a new key and revoke this one.",
+            capability=str(capability),
+        )
 
 
 def _admin_gate_closed(actor: Actor, role: GroupRole) -> bool:

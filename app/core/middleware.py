@@ -120,6 +120,8 @@ class RequestContextMiddleware:
                     rewriting = True
                     headers[:] = [(b"content-type", PROBLEM_CONTENT_TYPE), (b"content-length", str(len(self.too_large)).encode())]
                 headers.append((b"x-request-id", request_id.encode()))
+                # X7: an API key's quota, counted in core/rate_limit.py, on every keyed response.
+                headers.extend(scope["state"].get("rate_limit_headers", ()))
                 if api:
                     if not any(name == b"cache-control" for name, _ in headers):
                         headers.append(_NO_STORE)

@@ -3,7 +3,8 @@
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, LargeBinary, String
+from sqlalchemy import CheckConstraint, ForeignKey, Integer, LargeBinary, String
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base
@@ -12,6 +13,7 @@ from app.models.base import stamped_now, timestamp, uuid_pk
 
 class ApiKey(Base):
     __tablename__ = "api_keys"
+    __table_args__ = (CheckConstraint("mode IN ('live', 'test')", name="mode"),)
 
     id: Mapped[uuid.UUID] = uuid_pk()
     group_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), index=True)
@@ -23,3 +25,9 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = stamped_now()
     last_used_at: Mapped[datetime | None] = timestamp()
     revoked_at: Mapped[datetime | None] = timestamp()
+    # X7. `test` keys act on the group's test-mode copy (groups.live_group_id), never on live data.
+    mode: Mapped[str] = mapped_column(String(4), server_default="live", default="live")
+    # X7. `read` and/or capability names; NULL for keys made before scopes existed (they keep what keys had).
+    scopes: Mapped[list[str] | None] = mapped_column(ARRAY(String(40)))
+    # X7. Requests per minute; NULL takes the API_KEY_RATE_LIMIT_DEFAULT setting.
+    rate_limit_per_minute: Mapped[int | None] = mapped_column(Integer)

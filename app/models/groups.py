@@ -49,6 +49,10 @@ class Group(Base):
     require_two_factor_for_admins: Mapped[bool] = mapped_column(Boolean, server_default=text("false"), default=False)
     # S12: how long before a session its client is reminded of it.
     session_reminder_hours: Mapped[int] = mapped_column(SmallInteger, server_default="24", default=24)
+    # X7: set on a group's test-mode copy (what `ck_test_` keys act on); NULL for every live group.
+    live_group_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("groups.id", ondelete="CASCADE"), unique=True, default=None
+    )
 
 
 class Membership(Base):

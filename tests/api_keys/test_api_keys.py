@@ -33,7 +33,7 @@ async def test_key_is_shown_once_and_stored_as_a_hash(client: httpx.AsyncClient,
     created = await client.post(f"/v1/groups/{group.id}/api-keys", json={"name": "Billing partner"}, headers=headers)
     assert created.status_code == 201, created.text
     secret = created.json()["key"]
-    assert secret.startswith("ck_") and created.json()["display_prefix"] == secret[:10]
+    assert secret.startswith("ck_") and created.json()["display_prefix"] == secret[:12]
     stored = await db.scalar(select(ApiKey).where(ApiKey.id == created.json()["id"]))
     assert stored.key_hash == tokens.digest(secret)
     listed = await client.get(f"/v1/groups/{group.id}/api-keys", headers=headers)

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from app.clients.service import enroll
 from app.core import crypto
 from app.core.storage import LocalStorage
-from app.core.authz import CAPABILITIES, Capability, Reach, Rule
+from app.core.authz import CAPABILITIES, Capability, Reach, Rule, key_may_hold
 from app.core.routing import AUTHENTICATED, PERSON, PUBLIC, STAFF
 from app.main import create_app
 from app.memberships.service import make_provider
@@ -61,7 +61,12 @@ SAMPLE_BODIES, SAMPLE_FILES, WORLD_EXTENDERS = _feature_samples()
 OWNED_OBJECTS = (
     "{client_id}", "{document_id}", "{conversation_id}", "{session_id}", "{import_id}", "{login_id}", "{invitation_id}",
 )
-CALLERS = ["owner", "admin_only", "provider_only", "provider_admin", "other_group_member", "anonymous", "staff", "api_key", "other_api_key"]
+CALLERS = [
+    "owner", "admin_only", "provider_only", "provider_admin", "other_group_member", "anonymous", "staff", "api_key",
+    "read_key", "other_api_key",
+]
+# rule X7: a key with only the `read` scope may make the GETs a key may make, and no write.
+READS = ("GET", "HEAD")
 OUTSIDERS = {"other_group_member", "staff", "other_api_key"}
 
 
@@ -146,7 +151,9 @@ async def build_world(db: AsyncSession, storage: LocalStorage) -> World:
     people["staff"] = await make_user(db, is_staff=True)
     credentials = {name: bearer(await session_token(db, user)) for name, user in people.items()}
     credentials["anonymous"] = {}
-    credentials["api_key"] = bearer(await api_key(db, group, name="This group's key"))
+    every_scope = ["read"] + [c.value for c in Capability if key_may_hold(c)]
+    credentials["api_key"] = bearer(await api_key(db, group, name="This group's key", scopes=every_scope, created_by=owner))
+    credentials["read_key"] = bearer(await api_key(db, group, name="Read-only key", scopes=["read"], created_by=owner))
     credentials["other_api_key"] = bearer(await api_key(db, other_group))
     target_key = ApiKey(group_id=group.id, name="Target", display_prefix="ck_target", key_hash=uuid.uuid4().bytes * 2)
     grantee = await make_user(db)
@@ -196,6 +203,9 @@ def allowed_for(caller: str, rule: Rule, world: World, path_user: uuid.UUID | No
 
 def expected_status(op: Operation, caller: str, world: World) -> str:
     """'401', '403', '404', or 'ok' (authorization passed: any status but those and 5xx)."""
+    if caller == "read_key":
+        as_key = expected_status(op, "api_key", world)
+        return "403" if as_key == "ok" and op.method not in READS else as_key
     if caller == "anonymous":
         return "401"
     if op.capability == AUTHENTICATED:
@@ -276,6 +286,8 @@ async def test_capability_matrix(op: Operation, caller: str, world: World, clien
         assert response.status_code not in (401, 403, 404), f"{caller} {op.method} {op.path}: {response.text}"
     else:
         assert str(response.status_code) == expected, f"{caller} {op.method} {op.path}: {response.text}"
+    if caller == "read_key" and expected == "403" and expected_status(op, "api_key", world) == "ok":
+        assert response.json()["code"] == "insufficient_scope", response.text  # rule X7
     if before is not None:  # BOLA: another group's caller changed nothing
         assert await database_fingerprint(db) == before
     if expected in ("403", "404") and "{group_id}" in op.path:
