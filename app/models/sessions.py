@@ -39,7 +39,7 @@ class TherapySession(Base):
         CheckConstraint(
             "status IN ('scheduled', 'confirmed', 'cancelled', 'late_cancelled', 'no_show')", name="status"
         ),
-        CheckConstraint("kind IN ('intake', 'therapy')", name="kind"),
+        CheckConstraint("kind IN ('intake', 'therapy', 'consultation')", name="kind"),
         CheckConstraint("duration_minutes BETWEEN 5 AND 480", name="duration_minutes"),
         CheckConstraint("ends_at = starts_at + make_interval(mins => duration_minutes)", name="ends_at"),
         CheckConstraint("telehealth = (location_id IS NULL)", name="where"),
@@ -55,7 +55,7 @@ class TherapySession(Base):
     group_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"))
     provider_user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     client_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clients.id", ondelete="RESTRICT"))
-    kind: Mapped[str] = mapped_column(String(10))
+    kind: Mapped[str] = mapped_column(String(16))
     starts_at: Mapped[datetime] = timestamp(nullable=False)
     duration_minutes: Mapped[int] = mapped_column(SmallInteger)
     ends_at: Mapped[datetime] = timestamp(nullable=False)

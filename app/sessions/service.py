@@ -17,6 +17,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.availability.licensure import check_telehealth_license
 from app.clients import readiness
 from app.clients.access import on_roster_of, provider_reads, visible_clients
 from app.clients.readiness_loader import client_facts
@@ -281,8 +282,13 @@ async def create_session(db: AsyncSession, actor: Actor, group_id: uuid.UUID, bo
     minutes = body.duration_minutes or (
         settings.intake_session_minutes if body.kind == "intake" else rules.DEFAULT_THERAPY_MINUTES
     )
+    if body.kind == "consultation" and body.location_id is not None:
+        raise Problem(422, "consultation_by_phone", "A consultation is a phone call: book it with `telehealth: true`.",
+                      errors=[{"field": "body.location_id", "message": "a consultation has no location"}])
     policy = await cancellation_policy_at(db, group_id, clock.now())
     starts_at = body.starts_at.astimezone(UTC)
+    if body.location_id is None and body.kind != "consultation":
+        await check_telehealth_license(db, group_id, provider_id, client_id, starts_at, settings.time_zone)  # S13
     session = TherapySession(
         id=uuid.uuid4(),
         group_id=group_id,
@@ -295,7 +301,7 @@ async def create_session(db: AsyncSession, actor: Actor, group_id: uuid.UUID, bo
         telehealth=body.location_id is None,
         location_id=body.location_id,
         status="scheduled",
-        cancellation_policy_id=policy.id if policy else None,
+        cancellation_policy_id=policy.id if policy and body.kind != "consultation" else None,  # never billed
         created_by_user_id=actor.user_id,
     )
     await _save(db, session)
@@ -349,6 +355,9 @@ async def _reschedule(db: AsyncSession, session: TherapySession, body: SessionUp
         values.update(location_id=None, telehealth=True)
     starts_at = body.starts_at.astimezone(UTC) if body.starts_at is not None else session.starts_at
     minutes = body.duration_minutes or session.duration_minutes
+    if values.get("telehealth", session.telehealth) and session.kind != "consultation":
+        zone = (await _group(db, session.group_id)).time_zone
+        await check_telehealth_license(db, session.group_id, session.provider_user_id, session.client_id, starts_at, zone)  # S13
     return {**values, "starts_at": starts_at, "duration_minutes": minutes, "ends_at": _ends(starts_at, minutes)}
 
 
@@ -395,6 +404,9 @@ async def confirm_session(
         raise conflict(refusal, "A session can be confirmed once it has started.", starts_at=session.starts_at.isoformat())
     if refusal == "confirmation_window_closed":
         raise conflict(refusal, f"A session can be confirmed up to {rules.CONFIRMATION_WINDOW_DAYS} days after it took place.")
+    if session.telehealth and session.kind != "consultation":
+        await check_telehealth_license(db, group_id, session.provider_user_id, session.client_id, session.starts_at,
+                                       settings.time_zone)  # S13
     client = await db.scalar(select(Client).where(Client.id == session.client_id))
     assert client is not None
     # C4 as this practice may see it (C8): nothing the person did counts before they accepted its invitation.
@@ -419,7 +431,8 @@ async def confirm_session(
         "ends_at": _ends(session.starts_at, minutes),
         "updated_at": func.now(),
     })
-    await earnings.record_session_earning(db, session)  # 409 rate_missing rolls the whole request back
+    if session.kind != "consultation":  # a phone consultation is never billed and earns no pay line
+        await earnings.record_session_earning(db, session)  # 409 rate_missing rolls the whole request back
     await audit.record(db, actor, "session.confirmed", target_type="session", target_id=session.id, group_id=group_id,
                        service_code=session.service_code)
     return session
