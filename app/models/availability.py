@@ -8,7 +8,7 @@ from them in `app/availability/slots.py`.
 import uuid
 from datetime import date, datetime, time
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, ForeignKeyConstraint, Index, SmallInteger, String, Time
+from sqlalchemy import CheckConstraint, Date, ForeignKey, ForeignKeyConstraint, Index, Integer, SmallInteger, String, Time
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base
@@ -112,7 +112,7 @@ class BookingSettings(Base):
     )
 
     group_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"), primary_key=True)
-    minimum_notice_minutes: Mapped[int] = mapped_column(SmallInteger, default=1440)
+    minimum_notice_minutes: Mapped[int] = mapped_column(Integer, default=1440)
     horizon_days: Mapped[int] = mapped_column(SmallInteger, default=60)
     therapy_minutes: Mapped[int] = mapped_column(SmallInteger, default=50)
     consultation_minutes: Mapped[int] = mapped_column(SmallInteger, default=15)

@@ -90,7 +90,7 @@ def upgrade() -> None:
     op.create_table(
         'group_booking_settings',
         sa.Column('group_id', sa.Uuid(), nullable=False),
-        sa.Column('minimum_notice_minutes', sa.SmallInteger(), nullable=False),
+        sa.Column('minimum_notice_minutes', sa.Integer(), nullable=False),
         sa.Column('horizon_days', sa.SmallInteger(), nullable=False),
         sa.Column('therapy_minutes', sa.SmallInteger(), nullable=False),
         sa.Column('consultation_minutes', sa.SmallInteger(), nullable=False),
