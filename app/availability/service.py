@@ -1,28 +1,28 @@
 """Availability (S9), licenses (S13) and the group's booking settings; open slots from them.
 
-Open slots take a fixed set of statements whatever the range (settings and provider, weekly hours,
-busy time: sessions and time off in one UNION, licenses when a client is named); the slots themselves
-are cut by the pure `app.availability.slots`.
+Open slots take one statement whatever the range (app/availability/queries.py: provider, settings, weekly
+hours, sessions and time off), and one more for a license when the client's state is known; the slots
+themselves are cut by the pure `app.availability.slots`.
 """
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, delete, func, literal, or_, select, union_all
+from sqlalchemy import and_, delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.availability import slots as pure
-from app.availability.licensure import license_expiry
+from app.availability.queries import LICENSE_EXPIRY_SQL, OPEN_SLOTS_SQL
 from app.availability.schemas import BookingSettingsPut, LicenseIn, SlotKind, TimeOffIn, WeeklyHoursPut
 from app.clients.access import visible_clients
 from app.core import audit, clock
 from app.core.auth import Actor
 from app.core.authz import Capability, require
-from app.core.errors import Problem, conflict, not_found
+from app.core.errors import Problem, not_found
 from app.models import (
     BookingSettings,
     Client,
@@ -32,15 +32,15 @@ from app.models import (
     ProviderAvailability,
     ProviderLicense,
     ProviderProfile,
-    TherapySession,
     TimeOff,
     WeeklyHours,
 )
-from app.sessions.service import LIVE_STATUSES
 
 DEFAULTS = {"minimum_notice_minutes": 1440, "horizon_days": 60, "therapy_minutes": 50, "consultation_minutes": 15,
             "buffer_minutes": 0}
 MAX_RANGE = timedelta(days=62)
+# Longer than any slot (240 minutes) plus twice the longest buffer (120): busy time this far outside the range counts.
+_MARGIN = timedelta(hours=8)
 
 
 def _invalid(field: str, message: str) -> Problem:
@@ -272,70 +272,53 @@ def slot_minutes(kind: str, settings: dict[str, Any]) -> int:
             "consultation": settings["consultation_minutes"]}[kind]
 
 
-async def compute_open_slots(db: AsyncSession, group_id: uuid.UUID, provider_id: uuid.UUID, query: SlotQuery) -> dict[str, Any]:
-    """Open slots of a provider (checked to be an active provider of the group by `_provider` first)."""
+async def compute_open_slots(conn: Any, group_id: uuid.UUID, provider_id: uuid.UUID, query: SlotQuery) -> dict[str, Any]:
+    """Open slots of an active provider of the group (404 otherwise), read by one statement on `conn` (an asyncpg
+    connection or the reader pool: anything with `fetchrow`)."""
     if query.end <= query.start:
         raise _invalid("query.to", "must be after `from`")
     if query.end - query.start > MAX_RANGE:
         raise _invalid("query.to", f"at most {MAX_RANGE.days} days after `from`")
-    group_zone, zone = await _provider(db, group_id, provider_id)
-    zone = zone or group_zone
-    settings = await booking_settings(db, group_id)
-    minutes = slot_minutes(query.kind, settings)
     location_id: uuid.UUID | None = None
     if query.location not in (None, "telehealth"):
         try:
             location_id = uuid.UUID(query.location)
         except ValueError:
             raise _invalid("query.location", "`telehealth` or one of the provider's location ids") from None
-    # Weekly hours in force anywhere in the range (a day either side for the local dates).
-    hours_stmt = select(WeeklyHours).where(
-        WeeklyHours.group_id == group_id, WeeklyHours.provider_user_id == provider_id,
-        WeeklyHours.effective_from <= (query.end + timedelta(days=1)).date(),
-        or_(WeeklyHours.effective_to.is_(None), WeeklyHours.effective_to >= (query.start - timedelta(days=1)).date()),
-    )
-    if query.kind == "consultation" or query.location == "telehealth":
-        hours_stmt = hours_stmt.where(WeeklyHours.location_id.is_(None))
-    elif location_id is not None:
-        hours_stmt = hours_stmt.where(WeeklyHours.location_id == location_id)
-    hours = [pure.WeeklyHours(h.weekday, h.start_time, h.end_time, h.location_id, h.effective_from, h.effective_to)
-             for h in (await db.scalars(hours_stmt)).all()]
-    buffer = timedelta(minutes=settings["buffer_minutes"])
-    lo, hi = query.start - buffer - timedelta(minutes=minutes), query.end + buffer + timedelta(minutes=minutes)
-    people = [TherapySession.provider_user_id == provider_id]
-    if query.client_id is not None:
-        people.append(TherapySession.client_id == query.client_id)
-    # One statement for everything in the way: the provider's live sessions in every practice (and the
-    # client's, when named), and the provider's time off; `is_session` tells the buffer where it applies.
-    busy_rows = (await db.execute(union_all(
-        select(TherapySession.starts_at, TherapySession.ends_at, literal(True).label("is_session")).where(
-            or_(*people), TherapySession.status.in_(LIVE_STATUSES),
-            TherapySession.starts_at < hi, TherapySession.ends_at > lo),
-        select(TimeOff.starts_at, TimeOff.ends_at, literal(False)).where(
-            TimeOff.group_id == group_id, TimeOff.provider_user_id == provider_id, TimeOff.starts_at < hi, TimeOff.ends_at > lo),
-    ))).all()
+    # Busy time is read a margin wider than the range: a session just outside still blocks a slot (and its buffer).
+    row = await conn.fetchrow(OPEN_SLOTS_SQL, group_id, provider_id, query.start - _MARGIN, query.end + _MARGIN, query.client_id)
+    if row is None:
+        raise not_found("provider")
+    settings = {k: DEFAULTS[k] if row[k] is None else row[k] for k in DEFAULTS} | {"intake_minutes": row["intake_minutes"]}
+    zone = row["provider_zone"] or row["group_zone"]
+    minutes = slot_minutes(query.kind, settings)
+    telehealth_only = query.kind == "consultation" or query.location == "telehealth"
+    hours = [
+        pure.WeeklyHours(weekday, start, end, place, first, last)
+        for weekday, start, end, place, first, last in zip(
+            row["weekdays"] or (), row["starts"] or (), row["ends"] or (), row["locations"] or (), row["froms"] or (),
+            row["tos"] or (), strict=True)
+        if (place is None if telehealth_only else location_id is None or place == location_id)
+    ]
     now = clock.now()
     rules = pure.Rules(slot_minutes=minutes, buffer_minutes=settings["buffer_minutes"],
                        earliest=now + timedelta(minutes=settings["minimum_notice_minutes"]),
                        latest=now + timedelta(days=settings["horizon_days"]))
     found = pure.open_slots(hours, zone, start=query.start, end=query.end, rules=rules,
-                            sessions=[(r[0], r[1]) for r in busy_rows if r[2]],
-                            time_off=[(r[0], r[1]) for r in busy_rows if not r[2]])
+                            sessions=list(zip(row["session_starts"] or (), row["session_ends"] or (), strict=True)),
+                            time_off=list(zip(row["off_starts"] or (), row["off_ends"] or (), strict=True)))
     restrictions = []
-    if (query.client_id or query.state) and any(s.location_id is None for s in found) and query.kind != "consultation":
-        state = query.state
-        if query.client_id is not None:
-            state = await db.scalar(select(Client.telehealth_state).where(Client.id == query.client_id)) or state
-        if state is not None:
-            expiry = await license_expiry(db, group_id, provider_id, state)
-            group_tz = ZoneInfo(group_zone)
-            kept = [s for s in found if s.location_id is not None
-                    or (expiry is not None and s.starts_at.astimezone(group_tz).date() <= expiry)]
-            if len(kept) != len(found):
-                restrictions.append({"code": "not_licensed_in_state", "state": state,
-                                     "detail": f"Telehealth slots are left out where the provider holds no license valid in {state}, "
-                                               "the client's telehealth state."})
-            found = kept
+    state = row["client_state"] or query.state
+    if state is not None and query.kind != "consultation" and any(s.location_id is None for s in found):
+        expiry = await conn.fetchval(LICENSE_EXPIRY_SQL, group_id, provider_id, state)
+        group_tz = ZoneInfo(row["group_zone"])
+        kept = [s for s in found if s.location_id is not None
+                or (expiry is not None and s.starts_at.astimezone(group_tz).date() <= expiry)]
+        if len(kept) != len(found):
+            restrictions.append({"code": "not_licensed_in_state", "state": state,
+                                 "detail": f"Telehealth slots are left out where the provider holds no license valid in {state}, "
+                                           "the client's telehealth state."})
+        found = kept
     return {
         "provider_user_id": provider_id, "time_zone": zone, "kind": query.kind, "slot_minutes": minutes,
         "from": query.start, "to": query.end, "restrictions": restrictions,
@@ -344,10 +327,13 @@ async def compute_open_slots(db: AsyncSession, group_id: uuid.UUID, provider_id:
     }
 
 
-async def open_slots(db: AsyncSession, actor: Actor, group_id: uuid.UUID, user_id: uuid.UUID, query: SlotQuery) -> dict[str, Any]:
+async def open_slots(
+    db: AsyncSession, reader: Any, actor: Actor, group_id: uuid.UUID, user_id: uuid.UUID, query: SlotQuery
+) -> dict[str, Any]:
+    """The route's read: on the reader pool (no ORM session) unless a client is named and must be checked visible."""
     grant = require(actor, Capability.CALENDAR, group_id, provider_user_id=user_id)
     if query.client_id is not None:
         visible = await db.scalar(select(Client.id).where(Client.id == query.client_id, *visible_clients(grant)))
         if visible is None:
             raise not_found("client")
-    return await compute_open_slots(db, group_id, user_id, query)
+    return await compute_open_slots(reader, group_id, user_id, query)

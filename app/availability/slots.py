@@ -71,10 +71,12 @@ def availability(
 ) -> list[tuple[datetime, datetime, uuid.UUID | None]]:
     """The absolute intervals (UTC) of the weekly hours on every local day touching [start, end)."""
     zone = ZoneInfo(zone_name)
-    rules = list(hours)
+    by_weekday: dict[int, list[WeeklyHours]] = {}
+    for rule in hours:
+        by_weekday.setdefault(rule.weekday, []).append(rule)
     out = []
     for day in local_days(start, end, zone):
-        for rule in rules:
+        for rule in by_weekday.get(day.weekday(), ()):
             if not rule.applies_on(day):
                 continue
             begins = to_utc(day, rule.start, zone)
@@ -86,21 +88,29 @@ def availability(
     return out
 
 
-def merge(intervals: Iterable[Interval]) -> list[Interval]:
-    """Sorted, non-overlapping union of half-open intervals."""
-    merged: list[list[datetime]] = []
+def merge(intervals: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted, non-overlapping union of half-open intervals (in seconds)."""
+    merged: list[list[int]] = []
     for begins, ends in sorted(intervals):
         if merged and begins <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], ends)
+            if ends > merged[-1][1]:
+                merged[-1][1] = ends
         else:
             merged.append([begins, ends])
     return [(a, b) for a, b in merged]
 
 
-def _overlaps(busy: Sequence[Interval], starts: list[datetime], begins: datetime, ends: datetime) -> bool:
-    # `busy` is merged (sorted, disjoint): only the last interval starting before `ends` can overlap.
-    i = bisect.bisect_left(starts, ends) - 1
-    return i >= 0 and busy[i][1] > begins
+def _seconds(instant: datetime) -> int:
+    """Whole seconds since the epoch, rounded down."""
+    return int((instant - _EPOCH) // _SECOND)
+
+
+def _ceil(instant: datetime) -> int:
+    return -int((_EPOCH - instant) // _SECOND)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_SECOND = timedelta(seconds=1)
 
 
 def open_slots(
@@ -115,23 +125,38 @@ def open_slots(
 ) -> list[Slot]:
     """Slots of `rules.slot_minutes` starting in [start, end) inside the weekly hours, clear of time off and
     of every session widened by the buffer on both sides, starting within notice and horizon."""
-    length = timedelta(minutes=rules.slot_minutes)
-    buffer = timedelta(minutes=rules.buffer_minutes)
-    busy = merge([*((a - buffer, b + buffer) for a, b in sessions), *time_off])
-    busy_starts = [a for a, _ in busy]
-    lower = max(start, rules.earliest) if rules.earliest else start
-    upper = min(end, rules.latest + timedelta(microseconds=1)) if rules.latest else end
-    seen: set[tuple[datetime, uuid.UUID | None]] = set()
-    slots = []
+    # Whole seconds since the epoch from here on: integer arithmetic is several times cheaper than datetimes'.
+    length = rules.slot_minutes * 60
+    buffer = rules.buffer_minutes * 60
+    busy = merge([*((_seconds(a) - buffer, _ceil(b) + buffer) for a, b in sessions),
+                  *((_seconds(a), _ceil(b)) for a, b in time_off)])
+    # Slots start at whole seconds: at or after ceil(start) and ceil(earliest), before ceil(end), at or before
+    # floor(latest) (the horizon's own instant may start a slot).
+    lower = max(_ceil(start), _ceil(rules.earliest)) if rules.earliest else _ceil(start)
+    below = _ceil(end)
+    latest = _seconds(rules.latest) if rules.latest else below
+    seen: set[tuple[int, uuid.UUID | None]] = set()
+    found: list[tuple[int, str, uuid.UUID | None]] = []
     for begins, ends, location_id in availability(hours, zone_name, start, end):
-        cursor = begins
-        while cursor + length <= ends:
+        b, e = _seconds(begins), _seconds(ends)
+        cursor = b if b >= lower else b + -(-(lower - b) // length) * length  # first grid point from `lower`
+        j = bisect.bisect_right(busy, (cursor, cursor)) - 1  # the busy interval at or before the cursor
+        if j < 0:
+            j = 0
+        while cursor + length <= e and cursor < below and cursor <= latest:
             slot_end = cursor + length
-            if lower <= cursor < upper and (cursor, location_id) not in seen and not _overlaps(busy, busy_starts, cursor, slot_end):
+            while j < len(busy) and busy[j][1] <= cursor:
+                j += 1  # busy intervals are disjoint and sorted: their ends are sorted too
+            if (j == len(busy) or busy[j][0] >= slot_end) and (cursor, location_id) not in seen:
                 seen.add((cursor, location_id))
-                slots.append(Slot(cursor.astimezone(UTC), slot_end.astimezone(UTC), location_id))
+                found.append((cursor, str(location_id), location_id))
             cursor = slot_end
-    slots.sort(key=lambda s: (s.starts_at, str(s.location_id)))
+    found.sort(key=lambda item: (item[0], item[1]))
+    step = timedelta(seconds=length)
+    slots = []
+    for at, _, location_id in found:
+        instant = datetime.fromtimestamp(at, UTC)
+        slots.append(Slot(instant, instant + step, location_id))
     return slots
 
 

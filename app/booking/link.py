@@ -28,6 +28,7 @@ from app.clients.service import enroll
 from app.config import Settings
 from app.core import audit, clock
 from app.core.auth import Actor
+from app.core.db import driver_connection
 from app.core.errors import Problem, conflict
 from app.models import TherapySession
 from app.practice.service import cancellation_policy_at
@@ -61,7 +62,7 @@ async def link_slots(
     start = start or clock.now()
     query = availability.SlotQuery(start=start, end=end or start + timedelta(days=14), kind=chosen,  # type: ignore[arg-type]
                                    location=location, state=state)
-    result = await availability.compute_open_slots(db, found.group.id, found.profile.user_id, query)
+    result = await availability.compute_open_slots(await driver_connection(db), found.group.id, found.profile.user_id, query)
     return {**result, "offered_kinds": offered_kinds(found)}
 
 
@@ -100,7 +101,7 @@ async def _slot_taken(db: AsyncSession, found: booking.Bookable, body: BookingRe
     location = str(body.location_id) if body.location_id else "telehealth"
     later = availability.SlotQuery(start=body.starts_at, end=body.starts_at + timedelta(days=28), kind=kind,  # type: ignore[arg-type]
                                    location=location, state=state)
-    upcoming = (await availability.compute_open_slots(db, found.group.id, found.profile.user_id, later))["slots"][:NEXT_SLOTS]
+    upcoming = (await availability.compute_open_slots(await driver_connection(db), found.group.id, found.profile.user_id, later))["slots"][:NEXT_SLOTS]
     return conflict(
         "slot_taken",
         "That time is no longer open (someone may have just booked it). Choose one of `next_slots`, or ask for the open slots again.",
@@ -148,7 +149,7 @@ async def book(
     location = str(body.location_id) if body.location_id else "telehealth"
     exact = availability.SlotQuery(start=starts_at, end=starts_at + timedelta(minutes=1), kind=kind,  # type: ignore[arg-type]
                                    location=location)
-    if not any(s["starts_at"] == starts_at for s in (await availability.compute_open_slots(db, group.id, provider_id, exact))["slots"]):
+    if not any(s["starts_at"] == starts_at for s in (await availability.compute_open_slots(await driver_connection(db), group.id, provider_id, exact))["slots"]):
         raise await _slot_taken(db, found, body, kind, state)
 
     if state is not None and body.location_id is None and kind != "consultation":
