@@ -89,10 +89,39 @@ async def seed_if_empty(database_url: str) -> list[str] | None:
             db.add(CancellationPolicy(group_id=group.id, window_hours=24, fee_cents=7500, effective_from=func.now()))
             await db.flush()
             await _demo_sessions(db, group, sam.id)
+            await _demo_availability(db, group)
             await db.commit()
             return [*logins, f"password for all: {DEMO_PASSWORD}"]
     finally:
         await database.close()
+
+
+# Weekly hours (S9): (email local part, provider's zone, weekdays, start hour, end hour). Sam works from Chicago.
+HOURS = [
+    ("owner", "America/New_York", range(0, 4), 9, 17),
+    ("provider-admin", "America/New_York", range(1, 5), 12, 20),
+    ("provider", "America/Chicago", range(0, 5), 8, 16),
+    ("provider2", "America/Los_Angeles", (0, 2, 4), 10, 18),
+]
+
+
+async def _demo_availability(db: AsyncSession, group: Group) -> None:
+    """Telehealth hours for every demo provider, a New York license each (the demo clients' state is unset), and
+    the booking settings' defaults written out, so open slots and the booking link show times at once."""
+    from datetime import date
+
+    from app.models import BookingSettings, ProviderAvailability, ProviderLicense, WeeklyHours
+
+    db.add(BookingSettings(group_id=group.id, minimum_notice_minutes=1440, horizon_days=60, therapy_minutes=50,
+                           consultation_minutes=15, buffer_minutes=10))
+    for local, zone, weekdays, start, end in HOURS:
+        user_id = await db.scalar(select(User.id).where(User.email == f"{local}@{DOMAIN}"))
+        db.add(ProviderAvailability(group_id=group.id, provider_user_id=user_id, time_zone=zone))
+        db.add_all(WeeklyHours(group_id=group.id, provider_user_id=user_id, weekday=day, start_time=time(start),
+                               end_time=time(end), effective_from=date(2026, 1, 1)) for day in weekdays)
+        db.add(ProviderLicense(group_id=group.id, provider_user_id=user_id, state="NY", license_type="LCSW",
+                               number=f"NY-{local.upper()}-001", expires_on=date(2030, 12, 31)))
+    await db.flush()
 
 
 # A week of Sam's calendar, in every state (S1-S6): (client last name, days from today, local hour, kind, status)

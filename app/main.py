@@ -9,6 +9,7 @@ from starlette.requests import Request
 
 from app.api_keys.router import api_keys_router
 from app.audit.router import audit_router
+from app.availability.router import availability_router, booking_settings_router
 from app.auth.router import auth_router, me_router
 from app.booking.router import booking_router
 from app.clients.router import clients_router
@@ -57,6 +58,8 @@ ROUTERS = [
     practice_router,
     practice_ops_router,
     providers_router,
+    availability_router,
+    booking_settings_router,
     messaging_router,
     my_messaging_router,
     onboarding_router,

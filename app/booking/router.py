@@ -1,10 +1,10 @@
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 from fastapi.responses import JSONResponse
 
 from app.auth.schemas import Accepted
-from app.booking import schemas, service
+from app.booking import link, schemas, service
 from app.config import Settings, get_settings
 from app.core.auth import Actor, authenticate, bearer_scheme, unauthenticated
 from app.core.db import DB, Reader, get_reader
@@ -12,6 +12,7 @@ from app.core.errors import Problem, problem_responses
 from app.core.middleware import client_ip
 from app.core.redis import RedisDep
 from app.core.routing import PUBLIC, allowed, router
+from app.core.schemas import InstantQuery
 
 booking_router = router("/v1/booking", "booking")
 SettingsDep = Annotated[Settings, Depends(get_settings)]
@@ -85,3 +86,57 @@ async def signup(
     client, added = booked
     enrolled = schemas.BookingEnrolled(client_id=client.id, group_id=client.group_id, already_on_roster=not added)
     return JSONResponse(enrolled.model_dump(mode="json"), status_code=201)
+
+
+@booking_router.get(
+    "/{slug}/slots", summary="Open slots behind a booking link", response_model=schemas.LinkSlots,
+    responses=problem_responses(404, 422),
+    description="The provider's open slots for a new client, UTC with the provider's time zone echoed. `kind` defaults "
+    "to what the practice offers first (a short phone consultation where it prefers one, else an intake of the "
+    "practice's intake length). With `state` (where the person will be for telehealth), telehealth slots are left out "
+    "when the provider holds no license there. `to` is at most 62 days after `from`.",
+    **allowed(PUBLIC),
+)
+async def link_slots(
+    slug: str, db: DB,
+    start: Annotated[InstantQuery | None, Query(alias="from", description="Slots starting at or after; default: now.")] = None,
+    end: Annotated[InstantQuery | None, Query(alias="to", description="...and before; default: 14 days after `from`.")] = None,
+    kind: Annotated[schemas.LinkKind | None, Query(description="`intake` or `consultation` (where offered).")] = None,
+    location: Annotated[str | None, Query(max_length=36, description="`telehealth` or a practice location id.")] = None,
+    state: Annotated[str | None, Query(pattern=r"^[A-Z]{2}$", description="Your US state for telehealth, e.g. CA.")] = None,
+) -> schemas.LinkSlots:
+    return schemas.LinkSlots.model_validate(
+        await link.link_slots(db, slug, start=start, end=end, kind=kind, location=location, state=state)
+    )
+
+
+@booking_router.post(
+    "/{slug}/book",
+    status_code=202,
+    summary="Book a first session through a booking link",
+    response_model=Accepted,
+    responses={
+        201: {"model": schemas.BookingBooked, "description": "A logged-in person's session is booked."},
+        **problem_responses(401, 403, 404, 409, 422, 429),
+    },
+    description="A new client's details and one open slot (from `GET /v1/booking/{slug}/slots`): the account is made, "
+    "the person put on the provider's roster and the session booked together, or nothing is. Someone not logged in "
+    "always gets 202 and a mail (a verification link for a new account; a request to log in and book for an email that "
+    "already has one). A logged-in person books as themselves: 201 with the session. A slot someone else took first is "
+    "409 `slot_taken` with `next_slots`; a telehealth slot where the provider is not licensed in `telehealth_state` is "
+    "409 `not_licensed_in_state`; a practice with an age range needs `date_of_birth` and refuses ages outside it (422 "
+    "`outside_age_range`). Throttled per address like sign-ups.",
+    **_PUBLIC_OPTIONAL_TOKEN,
+)
+async def book(
+    slug: str, body: schemas.BookingRequest, request: Request, actor: OptionalPerson, db: DB, redis: RedisDep,
+    settings: SettingsDep,
+) -> Accepted | JSONResponse:
+    session = await link.book(db, redis, settings, actor, slug, body, client_ip(request.scope))
+    if session is None or actor is None:
+        return Accepted(detail="Check your mail to continue: follow its link to confirm your address or to log in.")
+    booked = schemas.BookingBooked(
+        session_id=session.id, client_id=session.client_id, group_id=session.group_id, kind=session.kind,  # type: ignore[arg-type]
+        starts_at=session.starts_at, ends_at=session.ends_at, telehealth=session.telehealth, location_id=session.location_id,
+    )
+    return JSONResponse(booked.model_dump(mode="json"), status_code=201)

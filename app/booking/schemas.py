@@ -1,8 +1,10 @@
 import uuid
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BaseModel,
     EmailStr,
     Field,
@@ -78,3 +80,47 @@ class BookingEnrolled(BaseModel):
     client_id: uuid.UUID
     group_id: uuid.UUID
     already_on_roster: bool = Field(description="The person was already this provider's client: nothing changed.")
+
+
+# --- booking a first session through the link (S10) ---------------------------------------------------
+
+LinkKind = Literal["intake", "consultation"]
+
+
+class LinkSlot(BaseModel):
+    starts_at: datetime = Field(description="UTC.")
+    ends_at: datetime = Field(description="UTC.")
+    telehealth: bool
+    location_id: uuid.UUID | None
+
+
+class LinkSlots(BaseModel):
+    kind: LinkKind
+    offered_kinds: list[LinkKind] = Field(description="What a new client may book here: a phone consultation first when the practice prefers it, and an intake.")
+    slot_minutes: int
+    time_zone: str = Field(description="The provider's time zone, to show the UTC times in.")
+    slots: list[LinkSlot]
+    restrictions: list[dict[str, Any]] = Field(description="Why telehealth slots are left out for `state`, if they are.")
+
+
+class BookingRequest(BookingSignup):
+    """A new client's details (or a bearer token) and one open slot."""
+
+    starts_at: AwareDatetime = Field(description="The start of one of the open slots, with an offset or Z.")
+    kind: LinkKind = Field("intake", description="`intake`, or `consultation` (a short phone call) where the practice offers it.")
+    location_id: uuid.UUID | None = Field(None, description="The slot's practice location; null for telehealth.")
+    telehealth_state: Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")] | None = Field(
+        None, description="The US state you will be in for telehealth sessions (two letters)."
+    )
+    date_of_birth: date | None = Field(None, description="Required when the practice sees clients of certain ages only.")
+
+
+class BookingBooked(BaseModel):
+    session_id: uuid.UUID
+    client_id: uuid.UUID
+    group_id: uuid.UUID
+    kind: LinkKind
+    starts_at: datetime
+    ends_at: datetime
+    telehealth: bool
+    location_id: uuid.UUID | None

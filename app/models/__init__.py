@@ -2,6 +2,7 @@
 
 from app.models.api_keys import ApiKey
 from app.models.audit import AuditChainHead, AuditEvent
+from app.models.availability import BookingSettings, ProviderAvailability, ProviderLicense, TimeOff, WeeklyHours
 from app.models.clients import (
     Acknowledgement,
     BillingMethod,
@@ -30,6 +31,11 @@ from app.models.foreign_key_indexes import index_foreign_keys
 index_foreign_keys(Base.metadata)
 
 __all__ = [
+    "BookingSettings",
+    "ProviderAvailability",
+    "ProviderLicense",
+    "TimeOff",
+    "WeeklyHours",
     "WebhookDelivery",
     "WebhookEndpoint",
     "WebhookEvent",

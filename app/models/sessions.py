@@ -41,7 +41,7 @@ class TherapySession(Base):
         CheckConstraint(
             "status IN ('scheduled', 'confirmed', 'cancelled', 'late_cancelled', 'no_show')", name="status"
         ),
-        CheckConstraint("kind IN ('intake', 'therapy')", name="kind"),
+        CheckConstraint("kind IN ('intake', 'therapy', 'consultation')", name="kind"),
         CheckConstraint("duration_minutes BETWEEN 5 AND 480", name="duration_minutes"),
         CheckConstraint("ends_at = starts_at + make_interval(mins => duration_minutes)", name="ends_at"),
         CheckConstraint("telehealth = (location_id IS NULL)", name="where"),
@@ -68,7 +68,7 @@ class TherapySession(Base):
     )
     # S11: the occurrences booked together share it; a tag, not a foreign key (the series is its sessions).
     series_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
-    kind: Mapped[str] = mapped_column(String(10))
+    kind: Mapped[str] = mapped_column(String(16))
     starts_at: Mapped[datetime] = timestamp(nullable=False)
     duration_minutes: Mapped[int] = mapped_column(SmallInteger)
     ends_at: Mapped[datetime] = timestamp(nullable=False)

@@ -7,7 +7,7 @@ from pydantic import AwareDatetime, BaseModel, Field, model_validator
 from app.core.schemas import Strict, checked, omittable
 from app.sessions import rules
 
-Kind = Literal["intake", "therapy"]
+Kind = Literal["intake", "therapy", "consultation"]  # consultation: a short phone call, never billed
 Status = Literal["scheduled", "confirmed", "cancelled", "late_cancelled", "no_show"]
 Minutes = Annotated[int, Field(ge=5, le=480)]
 ServiceCode = Annotated[str, Field(min_length=5, max_length=10), checked(rules.normalize_service_code, "service_code")]

@@ -14,6 +14,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.availability.licensure import check_telehealth_license
 from app.core import audit, clock
 from app.core.auth import Actor
 from app.core.authz import Capability, require
@@ -65,6 +66,9 @@ async def create_series(db: AsyncSession, actor: Actor, group_id: uuid.UUID, bod
         raise Problem(422, "invalid_series_end", f"The series cannot end on that date: {why}.",
                       errors=[{"field": "body.repeat.until", "message": why}])
     starts = recurrence.occurrences(first, booking.time_zone, repeat.every_weeks, count=repeat.count, until=repeat.until)
+    if body.location_id is None and body.kind != "consultation":
+        # S13: licensed in the client's state on every occurrence's day (the last one decides an expiry).
+        await check_telehealth_license(db, group_id, booking.provider_id, booking.client_id, starts[-1], booking.time_zone)
     series_id = uuid.uuid4()
     rows = [{name: getattr(booking.session(body, at, actor, series_id), name) for name in _WRITTEN} for at in starts]
     ranges = [(row["starts_at"], row["ends_at"]) for row in rows]

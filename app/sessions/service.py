@@ -17,6 +17,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.availability.licensure import check_telehealth_license
 from app.clients import readiness
 from app.clients.access import on_roster_of, provider_reads, visible_clients
 from app.clients.readiness_loader import client_facts
@@ -327,15 +328,22 @@ async def check_booking(db: AsyncSession, actor: Actor, group_id: uuid.UUID, bod
     minutes = body.duration_minutes or (
         settings.intake_session_minutes if body.kind == "intake" else rules.DEFAULT_THERAPY_MINUTES
     )
+    if body.kind == "consultation" and body.location_id is not None:
+        raise Problem(422, "consultation_by_phone", "A consultation is a phone call: book it with `telehealth: true`.",
+                      errors=[{"field": "body.location_id", "message": "a consultation has no location"}])
     policy = await cancellation_policy_at(db, group_id, clock.now())
     return Booking(group_id=group_id, provider_id=provider_id, client_id=client.id, person_id=client.user_id,
-                   minutes=minutes, time_zone=settings.time_zone, policy_id=policy.id if policy else None)
+                   minutes=minutes, time_zone=settings.time_zone,
+                   policy_id=policy.id if policy and body.kind != "consultation" else None)  # a consultation is never billed
 
 
 async def create_session(db: AsyncSession, actor: Actor, group_id: uuid.UUID, body: SessionCreate) -> TherapySession:
     """S1, S2: book a session on a provider's calendar with a client of their active roster."""
     booking = await check_booking(db, actor, group_id, body)
-    session = booking.session(body, body.starts_at.astimezone(UTC), actor)
+    starts_at = body.starts_at.astimezone(UTC)
+    if body.location_id is None and body.kind != "consultation":
+        await check_telehealth_license(db, group_id, booking.provider_id, booking.client_id, starts_at, booking.time_zone)  # S13
+    session = booking.session(body, starts_at, actor)
     await _save(db, session)
     await audit.record(db, actor, "session.created", target_type="session", target_id=session.id, group_id=group_id,
                        client_id=str(booking.client_id), provider_user_id=str(booking.provider_id))
@@ -392,6 +400,9 @@ async def _reschedule(db: AsyncSession, session: TherapySession, body: SessionUp
         values.update(location_id=None, telehealth=True)
     starts_at = body.starts_at.astimezone(UTC) if body.starts_at is not None else session.starts_at
     minutes = body.duration_minutes or session.duration_minutes
+    if values.get("telehealth", session.telehealth) and session.kind != "consultation":
+        zone = (await _group(db, session.group_id)).time_zone
+        await check_telehealth_license(db, session.group_id, session.provider_user_id, session.client_id, starts_at, zone)  # S13
     return {**values, "starts_at": starts_at, "duration_minutes": minutes, "ends_at": _ends(starts_at, minutes)}
 
 
@@ -438,6 +449,9 @@ async def confirm_session(
         raise conflict(refusal, "A session can be confirmed once it has started.", starts_at=session.starts_at.isoformat())
     if refusal == "confirmation_window_closed":
         raise conflict(refusal, f"A session can be confirmed up to {rules.CONFIRMATION_WINDOW_DAYS} days after it took place.")
+    if session.telehealth and session.kind != "consultation":
+        await check_telehealth_license(db, group_id, session.provider_user_id, session.client_id, session.starts_at,
+                                       settings.time_zone)  # S13
     client = await db.scalar(select(Client).where(Client.id == session.client_id))
     assert client is not None
     # C4 as this practice may see it (C8): nothing the person did counts before they accepted its invitation.
@@ -462,7 +476,8 @@ async def confirm_session(
         "ends_at": _ends(session.starts_at, minutes),
         "updated_at": func.now(),
     })
-    await earnings.record_session_earning(db, session)  # 409 rate_missing rolls the whole request back
+    if session.kind != "consultation":  # a phone consultation is never billed and earns no pay line
+        await earnings.record_session_earning(db, session)  # 409 rate_missing rolls the whole request back
     await audit.record(db, actor, "session.confirmed", target_type="session", target_id=session.id, group_id=group_id,
                        service_code=session.service_code)
     await emit(db, group_id, "session.confirmed", session.id, ["status", "confirmed_at", "service_date", "pay_date"],
