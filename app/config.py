@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     booking_signups_per_address: int = 20  # C5 sign-ups per client address and window
     booking_signup_window_s: int = 3600
     idempotency_ttl_hours: int = 48
+    # Keys sent without credentials (booking sign-up) are scoped by the key alone: kept briefly.
+    idempotency_anonymous_ttl_minutes: int = 60
     # Client imports (I5, I11): the upload, the parser's address space (a crafted workbook cannot take
     # the worker down), and how many selected rows finalize in the request before it becomes a job.
     max_import_bytes: int = 200 * 1_048_576

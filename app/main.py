@@ -14,6 +14,7 @@ from app.booking.router import booking_router
 from app.clients.router import clients_router
 from app.config import Settings, get_settings
 from app.core.db import Database
+from app.core import etags
 from app.core.errors import install_error_handlers
 from app.core.idempotency import IdempotentReplay, replay_response
 from app.core.jobs import OutboxRelay
@@ -109,5 +110,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     for router in ROUTERS:
         app.include_router(router)
+    etags.install(route for router in ROUTERS for route in router.routes)  # X6: ETags on the GETs of paths that are also written, If-Match on the writes
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     return app
