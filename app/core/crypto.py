@@ -50,8 +50,12 @@ def decrypt_bytes(ciphertext: bytes, *, purpose: str) -> bytes:
 
 def keyed_digest(data: bytes, *, purpose: str) -> bytes:
     """HMAC-SHA256 under the current key: a stored digest of a body holding a password cannot be guessed offline."""
-    material = hashlib.sha256(b"digest:" + purpose.encode() + base64.b64decode(get_settings().encryption_keys[0])).digest()
-    return hmac.new(material, data, hashlib.sha256).digest()
+    return hmac.new(_digest_key(purpose), data, hashlib.sha256).digest()
+
+
+@lru_cache
+def _digest_key(purpose: str) -> bytes:
+    return hashlib.sha256(b"digest:" + purpose.encode() + base64.b64decode(get_settings().encryption_keys[0])).digest()
 
 
 def last4(value: str) -> str:
