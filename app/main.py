@@ -13,8 +13,8 @@ from app.auth.router import auth_router, me_router
 from app.booking.router import booking_router
 from app.clients.router import clients_router
 from app.config import Settings, get_settings
-from app.core.db import Database
 from app.core import etags
+from app.core.db import Database
 from app.core.errors import install_error_handlers
 from app.core.idempotency import IdempotentReplay, replay_response
 from app.core.jobs import OutboxRelay

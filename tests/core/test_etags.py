@@ -29,7 +29,7 @@ def resource(name: str, world: World) -> tuple[str, str, dict]:
     path, method, operation_id = RESOURCES[name]
     for key, value in world.ids.items():
         path = path.replace("{" + key + "}", str(value))
-        body = {k: str(world.ids[v[1:]]) if isinstance(v, str) and v[1:] in world.ids else v for k, v in SAMPLE_BODIES[operation_id].items()}
+    body = {k: str(world.ids[v[1:]]) if isinstance(v, str) and v[1:] in world.ids else v for k, v in SAMPLE_BODIES[operation_id].items()}
     return path, method, body
 
 
