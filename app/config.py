@@ -82,6 +82,8 @@ class Settings(BaseSettings):
     api_key_rate_limit_max: int = Field(default=6000, ge=1)
     api_key_rate_limit_enabled: bool = True
     idempotency_ttl_hours: int = 48
+    # Keys sent without credentials (booking sign-up) are scoped by the key alone: kept briefly.
+    idempotency_anonymous_ttl_minutes: int = 60
     # Client imports (I5, I11): the upload, the parser's address space (a crafted workbook cannot take
     # the worker down), and how many selected rows finalize in the request before it becomes a job.
     max_import_bytes: int = 200 * 1_048_576

@@ -14,6 +14,7 @@ from app.auth.router import auth_router, me_router
 from app.booking.router import booking_router
 from app.clients.router import clients_router
 from app.config import Settings, get_settings
+from app.core import etags
 from app.core.cors import install_cors
 from app.core.db import Database
 from app.core.docs import install_docs
@@ -128,5 +129,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     describe_webhooks(app)
     install_docs(app)
+    etags.install(route for router in ROUTERS for route in router.routes)  # X6: ETags on the GETs of paths that are also written, If-Match on the writes
     app.openapi = lambda: build_openapi(app)  # type: ignore[method-assign]
     return app

@@ -7,6 +7,7 @@ copied from one column into another does not decrypt.
 
 import base64
 import hashlib
+import hmac
 import os
 from functools import lru_cache
 
@@ -26,17 +27,35 @@ def _keys() -> list[tuple[bytes, AESGCM]]:
 
 
 def encrypt(plaintext: str, *, purpose: str) -> bytes:
-    key_id, aead = _keys()[0]
-    nonce = os.urandom(12)
-    return key_id + nonce + aead.encrypt(nonce, plaintext.encode(), purpose.encode())
+    return encrypt_bytes(plaintext.encode(), purpose=purpose)
 
 
 def decrypt(ciphertext: bytes, *, purpose: str) -> str:
+    return decrypt_bytes(ciphertext, purpose=purpose).decode()
+
+
+def encrypt_bytes(plaintext: bytes, *, purpose: str) -> bytes:
+    key_id, aead = _keys()[0]
+    nonce = os.urandom(12)
+    return key_id + nonce + aead.encrypt(nonce, plaintext, purpose.encode())
+
+
+def decrypt_bytes(ciphertext: bytes, *, purpose: str) -> bytes:
     key_id, nonce, sealed = ciphertext[:4], ciphertext[4:16], ciphertext[16:]
     for candidate_id, aead in _keys():
         if candidate_id == key_id:
-            return aead.decrypt(nonce, sealed, purpose.encode()).decode()
+            return aead.decrypt(nonce, sealed, purpose.encode())
     raise ValueError("ciphertext was made with a key that is no longer configured")
+
+
+def keyed_digest(data: bytes, *, purpose: str) -> bytes:
+    """HMAC-SHA256 under the current key: a stored digest of a body holding a password cannot be guessed offline."""
+    return hmac.new(_digest_key(purpose), data, hashlib.sha256).digest()
+
+
+@lru_cache
+def _digest_key(purpose: str) -> bytes:
+    return hashlib.sha256(b"digest:" + purpose.encode() + base64.b64decode(get_settings().encryption_keys[0])).digest()
 
 
 def last4(value: str) -> str:

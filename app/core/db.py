@@ -171,8 +171,16 @@ async def driver_connection(db: AsyncSession) -> asyncpg.Connection:
     return driver
 
 
+# Set by core/etags.py when it runs a GET inside a write's transaction to compute the current ETag.
+SHARED_DB_SCOPE_KEY = "caseload.shared_db"
+
+
 async def get_db(request: Request) -> AsyncIterator[AsyncSession]:
     """The request's one transaction, committed before the response is sent (scope="function")."""
+    shared = request.scope.get(SHARED_DB_SCOPE_KEY)
+    if shared is not None:
+        yield shared  # the outer request's transaction: it commits or rolls back, not this run
+        return
     database: Database = request.app.state.db
     async with database.sessionmaker() as db:
         request.state.db = db

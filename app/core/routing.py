@@ -9,14 +9,15 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.responses import Response
 
 from app.config import get_settings
+from app.core import etags
 from app.core.authz import CAPABILITIES, Capability, Reach
 from app.core.errors import problem_response, problem_responses
-from app.core.idempotency import store_response
+from app.core.idempotency import store_response, with_guard
 
 # Routes that are not group capabilities say who they are for instead.
 PUBLIC = "public"  # no credentials
@@ -25,10 +26,25 @@ PERSON = "person"  # any logged-in person, not an API key
 STAFF = "staff"  # Caseload staff only
 
 
+_IF_MATCH = Depends(etags.if_match_guard)
+
+
 class AppRoute(APIRoute):
     # How many leading path segments of this route's own path (and whether to add the body's id) make the
     # `Location` of what it creates: found once, from the app's GET routes (None: not looked up yet).
     location_shape: tuple[int, bool] | None = None
+    # Set by etags.install() once the routers are included (X6).
+    etag: bool = False
+    etag_source: "AppRoute | None" = None
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        methods = set(kwargs.get("methods") or ())
+        if "POST" in methods:  # X2: every POST takes an Idempotency-Key, but for a short list
+            public = (kwargs.get("openapi_extra") or {}).get("x-capability") == PUBLIC
+            kwargs["dependencies"] = with_guard(path, kwargs.get("dependencies"), anonymous=public)
+        if methods & set(etags.WRITES) and not any(d.dependency is etags.if_match_guard for d in kwargs.get("dependencies") or ()):
+            kwargs["dependencies"] = [_IF_MATCH, *(kwargs.get("dependencies") or ())]
+        super().__init__(path, endpoint, **kwargs)
 
     def get_route_handler(self) -> Callable[[Request], Awaitable[Response]]:
         handler = super().get_route_handler()
@@ -45,8 +61,13 @@ class AppRoute(APIRoute):
             pending = request.scope["state"].get("idempotency")
             if pending is not None and 200 <= response.status_code < 300:
                 await store_response(request.state.db, pending, response)
+            if self.etag:
+                return etags.on_read(self, request, response)
+            if self.etag_source is not None:
+                return etags.on_write(self, response)
             return response
 
+        self.handle_request = handle
         return handle
 
 
