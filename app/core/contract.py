@@ -53,12 +53,16 @@ TAGS = [
                 "cost estimates, and their documents (restricted categories stay with the treating providers)."),
     ("onboarding", "What a client completes themselves: insurance, billing method, acknowledgements of the forms."),
     ("messaging", "Conversations between a provider and a client, for both sides."),
-    ("sessions", "The calendar: book, move, confirm (which earns the provider's line), cancel, record a no-show."),
+    ("sessions", "The calendar: book (one session or a weekly series), move, confirm (which earns the provider's line), "
+                 "cancel, record a no-show; a client's own sessions and the documents shared with them."),
+    ("availability", "When providers work: weekly hours, time off, licenses per state, booking settings, open slots."),
     ("payouts", "Money to providers: payouts per pay period with their lines, upcoming payouts, payments, tax summaries."),
     ("imports", "Bulk client imports from files other systems export: upload, review each row, finalize, undo."),
-    ("booking", "A provider's public booking link: read it, and sign up as a new client through it."),
+    ("booking", "A provider's public booking link: read it, see its open slots, and sign up or book a first session."),
+    ("webhooks", "Signed events sent to a partner's endpoint when things happen in the group; delivery log and replay."),
     ("invitations", "Invitations to join a practice (as client, provider or admin): accept or decline them."),
     ("audit", "The practice's audit log: who did what, when, from where; exportable as CSV."),
     ("problems", "Every problem code the API answers, with what it means and what fixes it."),
+    ("ops", "Caseload staff: the background job console, settlement progress, resuming a payout that needs attention."),
     ("health", "Liveness and readiness for load balancers."),
 ]

@@ -40,6 +40,24 @@ class SessionConflict(BaseModel):
     other_practice: bool = Field(description="The provider is busy with another practice: only the time is shown.")
 
 
+class SeriesOccurrenceConflict(BaseModel):
+    """An occurrence of a series that cannot be booked (`series_conflict`), with what is in its way."""
+
+    occurrence: int = Field(description="1 for the first session of the series.")
+    starts_at: datetime
+    ends_at: datetime
+    conflicts: list[SessionConflict]
+
+
+class OpenSlot(BaseModel):
+    """A time that can still be booked (`slot_taken`)."""
+
+    starts_at: datetime
+    ends_at: datetime
+    telehealth: bool
+    location_id: str | None
+
+
 class ProblemBlocker(BaseModel):
     """Something that keeps a removal or an undo from happening (`removal_blocked`, `import_undo_blocked`)."""
 
@@ -72,7 +90,9 @@ class ProblemDocument(BaseModel):
     detail: str = Field(description="What happened in this occurrence and what would fix it, for a person to read.")
     code: str = Field(description="Stable, machine-readable: branch on this, not on `title` or `detail`. New codes may be added.")
     errors: list[FieldError] | None = Field(default=None, description="`validation_failed` and other 422s: each field at fault.")
-    conflicts: list[SessionConflict] | None = Field(default=None, description="`session_conflict`: every session in the way.")
+    conflicts: list[SessionConflict | SeriesOccurrenceConflict] | None = Field(
+        default=None, description="`session_conflict`: every session in the way; `series_conflict`: every occurrence that cannot be booked."
+    )
     missing: list[str] | None = Field(default=None, description="`client_not_ready`: the onboarding items left, e.g. `insurance`.")
     blockers: list[ProblemBlocker] | None = Field(default=None, description="`removal_blocked`, `import_undo_blocked`: what stands in the way.")
     counts: dict[str, int] | None = Field(default=None, description="`removal_blocked`: how many blockers of each kind.")
@@ -103,6 +123,20 @@ class ProblemDocument(BaseModel):
     current_status: str | None = Field(default=None, description="`identity_verification_not_pending`: its status now.")
     restricted_categories: list[str] | None = Field(default=None, description="`restricted_document_category`: the categories refused.")
     failing: list[str] | None = Field(default=None, description="`not_ready`: the dependencies that did not answer.")
+    current_etag: str | None = Field(default=None, description="`precondition_failed`: the resource's ETag now (also the `ETag` header).")
+    scope: str | None = Field(default=None, description="`unknown_scope`, `scope_exceeds_creator`: the scope refused.")
+    maximum: int | None = Field(default=None, description="`rate_limit_too_high`: the most requests per minute a key may have.")
+    job_state: str | None = Field(default=None, description="`job_not_failed`: the job's state now.")
+    payout_status: str | None = Field(default=None, description="`payout_not_waiting`: the payout's status now.")
+    state: str | None = Field(default=None, description="`not_licensed_in_state`: the client's US state no license covers.")
+    age_min: int | None = Field(default=None, description="`outside_age_range`, `date_of_birth_required`: the youngest age the practice sees.")
+    age_max: int | None = Field(default=None, description="`outside_age_range`, `date_of_birth_required`: the oldest age the practice sees.")
+    next_slots: list[OpenSlot] | None = Field(default=None, description="`slot_taken`: the next open times.")
+    window_hours: int | None = Field(default=None, description="`inside_cancellation_window`: the policy's window before the start.")
+    fee_cents: int | None = Field(default=None, description="`inside_cancellation_window`: the fee a cancellation now carries.")
+    currency: str | None = Field(default=None, description="With `fee_cents`: its ISO 4217 code.")
+    cancellable_until: datetime | None = Field(default=None, description="`inside_cancellation_window`: when cancelling yourself stopped.")
+    category: str | None = Field(default=None, description="`document_never_shared`: the document's category.")
 
 
 # RFC 9110's names where Python's table still has the older ones: one title per status everywhere.

@@ -21,7 +21,7 @@ import orjson
 from fastapi import Request
 from fastapi.routing import APIRoute
 from sqlalchemy import func, select
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import BaseRoute
 
 from app.core.db import DB, SHARED_DB_SCOPE_KEY
@@ -147,14 +147,19 @@ def install(routes: Iterable[BaseRoute]) -> None:
     for methods in by_path.values():
         read = methods.get("GET")
         writes = [methods[m] for m in WRITES if m in methods]
-        if read is None or not writes:
-            continue
+        if read is None or not writes or _streamed(read):
+            continue  # a streamed download (a document's bytes) is not a representation a PATCH edits
         read.etag = True  # type: ignore[attr-defined]
         read.openapi_extra = _merged(read.openapi_extra, _READ_DOCS)
         for write in writes:
             write.etag_source = read  # type: ignore[attr-defined]
             docs = _write_docs(same_representation=write.response_model is read.response_model)
             write.openapi_extra = _merged(write.openapi_extra, docs)
+
+
+def _streamed(route: APIRoute) -> bool:
+    response_class = getattr(route.response_class, "value", route.response_class)  # FastAPI's DefaultPlaceholder
+    return isinstance(response_class, type) and issubclass(response_class, StreamingResponse)
 
 
 _ETAG_HEADER = {

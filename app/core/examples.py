@@ -20,6 +20,36 @@ PASSWORD = "correct horse battery staple"
 NEW_PASSWORD = "violet lantern over quiet hills"
 
 REQUEST_EXAMPLES: dict[str, Any] = {
+    # scheduling
+    "sessions-create_series": {
+        "client_id": CLIENT_ID, "provider_id": PROVIDER_ID, "kind": "therapy", "starts_at": "2027-01-11T15:00:00Z",
+        "duration_minutes": 53, "telehealth": True, "repeat": {"every_weeks": 1, "count": 12},
+    },
+    "sessions-cancel_my_session": {"reason": "Travelling for work that week"},
+    "sessions-set_my_reminders": {"enabled": False},
+    "availability-replace_weekly_hours": {
+        "time_zone": "America/Chicago",
+        "hours": [
+            {"weekday": 0, "start": "09:00", "end": "17:00", "location_id": None, "effective_from": "2027-01-04"},
+            {"weekday": 2, "start": "12:00", "end": "20:00", "location_id": LOCATION_ID, "effective_from": "2027-01-04"},
+        ],
+    },
+    "availability-add_time_off": {"first_day": "2027-03-15", "last_day": "2027-03-19"},
+    "availability-add_license": {"state": "IL", "license_type": "LCSW", "number": "149.012345", "expires_on": "2028-11-30"},
+    "availability-put_booking_settings": {
+        "minimum_notice_minutes": 1440, "horizon_days": 60, "therapy_minutes": 53, "consultation_minutes": 15, "buffer_minutes": 10,
+    },
+    "clients-share_document": {"shared_with_client": True},
+    "booking-book": {
+        "email": "jordan.lee@example.com", "first_name": "Jordan", "last_name": "Lee", "phone": "+1 312 555 0148",
+        "password": PASSWORD, "billing_type": "private_pay", "kind": "intake", "starts_at": "2027-01-12T16:00:00Z",
+        "telehealth_state": "IL", "date_of_birth": "1991-06-02",
+    },
+    "webhooks-create_webhook_endpoint": {
+        "url": "https://partner.example.com/caseload/webhooks", "description": "EHR sync",
+        "event_types": ["client.created", "session.booked", "session.cancelled"],
+    },
+    "webhooks-update_webhook_endpoint": {"event_types": ["session.booked", "session.confirmed"], "enabled": True},
     # accounts
     "auth-signup": {"email": "sam.okafor@example.com", "password": PASSWORD, "first_name": "Sam", "last_name": "Okafor"},
     "auth-verify_email": {"token": "cev_Q2hpY2tlbiBvZiB0aGUgc2VhIGlzIGEgZmlzaA"},

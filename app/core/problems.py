@@ -20,6 +20,34 @@ def _k(status: int, title: str, meaning: str, fix: str) -> ProblemKind:
 
 
 PROBLEMS: dict[str, ProblemKind] = {
+    # --- partners: keys, retries, concurrent edits ---
+    "precondition_failed": _k(412, "Changed since you read it", "`If-Match` names a version that is no longer current: someone changed the resource after you read it.", "Read it again (GET), reapply your change to what it is now, and send it with the new ETag (`current_etag`)."),
+    "insufficient_scope": _k(403, "Key lacks the scope", "This API key's scopes do not include what the operation needs (a `read` key cannot write).", "Use a key created with the scope named in `capability`, or ask an admin for one."),
+    "unknown_scope": _k(422, "Scope unknown", "A scope asked for is not `read` or a capability a key can hold.", "Choose scopes from the list in `detail`."),
+    "scope_exceeds_creator": _k(403, "Scope beyond your rights", "A key cannot be given a power its creator does not have in the group.", "Leave the scope out, or have the owner create the key."),
+    "key_creator_lacks_rights": _k(403, "Key's creator lost their rights", "The person who created this key is no longer an admin of the group (or lacks required two-factor), so the key cannot act.", "Ask a current admin to create a new key and retire this one."),
+    "rate_limit_too_high": _k(422, "Rate limit too high", "The requested per-key limit is above what keys may have.", "Ask for `maximum` requests per minute or fewer."),
+    "rate_limited": _k(429, "Too many requests", "This API key used its requests for the current minute.", "Wait `retry_after` seconds (the `Retry-After` header); watch the `RateLimit-Remaining` header to pace requests."),
+    # --- webhooks and operations ---
+    "webhook_url_refused": _k(422, "Webhook URL refused", "The endpoint URL is not https, or points to a private, loopback or otherwise internal address.", "Give a public https URL your receiver answers on."),
+    "webhook_endpoint_disabled": _k(409, "Endpoint turned off", "The webhook endpoint is turned off (by you, or after sustained delivery failures).", "Fix the receiver, then PATCH the endpoint with `{\"enabled\": true}`."),
+    "job_not_failed": _k(409, "Job not failed", "Only a failed background job can be replayed; this one is queued, running, retrying or done.", "Wait for it to finish or fail; `job_state` says where it is."),
+    "payout_not_waiting": _k(409, "Payout not waiting", "Only a payout that needs attention (failed three times) can be resumed.", "Nothing to do: `payout_status` says where the payout is."),
+    "storage_unavailable": _k(503, "File storage unavailable", "The file storage could not be reached; nothing was stored or changed.", "Retry after `Retry-After` seconds."),
+    # --- scheduling ---
+    "series_conflict": _k(409, "Series overlaps", "Some occurrences of the series would overlap another session of the provider or the client; nothing was booked.", "Pick another time, length or count, or cancel the sessions listed in `conflicts`."),
+    "invalid_series_end": _k(422, "Series end not valid", "`repeat.until` is before the first session or more than a year after it.", "Send an end date within a year after the first session."),
+    "not_in_series": _k(422, "Not part of a series", "`scope=following` or `scope=all` was sent for a session booked on its own.", "Leave `scope` out, or send `scope=this`."),
+    "inside_cancellation_window": _k(409, "Too late to cancel here", "The practice's cancellation window has opened: a cancellation now would carry the fee in `fee_cents`.", "Contact your provider to cancel or move the session."),
+    "document_never_shared": _k(409, "Document cannot be shared", "Psychotherapy notes and messages are never shared with the client.", "Share a document of another category."),
+    "client_not_consented": _k(409, "Client has not accepted", "The person has not accepted this practice's invitation yet, so nothing can be shared with their account.", "Wait until they accept the invitation (they can from the mail or their invitations list)."),
+    "not_licensed_in_state": _k(409, "Not licensed in the client's state", "Telehealth needs the provider to hold an unexpired license in the client's state (`state`) on the session's day.", "Add the provider's license for that state, book in person, or book another provider."),
+    "slot_taken": _k(409, "Time no longer open", "That time is not open any more (someone may have just booked it), or it was never an open slot.", "Choose one of `next_slots`, or ask for the open slots again."),
+    "outside_age_range": _k(422, "Outside the practice's age range", "The practice sees clients between `age_min` and `age_max`.", "Ask the practice for a referral, or book with a practice that sees this age."),
+    "date_of_birth_required": _k(422, "Date of birth needed", "The practice sees clients of a set age range, so booking through its link needs a date of birth.", "Send `date_of_birth`."),
+    "consultation_by_phone": _k(422, "Consultations are by phone", "A consultation is a short phone call and has no location.", "Leave `location_id` out (telehealth)."),
+    "kind_not_offered": _k(422, "Session kind not offered", "The booking link does not offer this kind of session (consultations only where the practice offers them).", "Ask for a kind the link offers (`intake`)."),
+    "too_many_bookings": _k(429, "Too many bookings", "Too many bookings came from this address in a short time.", "Wait `retry_after` seconds and try again."),
     # --- reading the request ---
     "bad_request": _k(400, "Request unreadable", "The body is not UTF-8, or not well-formed for its media type, or the HTTP request itself could not be parsed.", "Send well-formed JSON (or the form or multipart body the operation documents) encoded as UTF-8."),
     "validation_failed": _k(422, "Invalid fields", "One or more fields are missing, of the wrong type or out of range; `errors` lists each with its path and reason. Input is strict: no text is converted to a number or boolean.", "Correct the fields named in `errors` and send the request again."),

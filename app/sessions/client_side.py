@@ -44,6 +44,7 @@ def _shown(row: Any) -> dict[str, Any]:
         "cancellable_until": cancellable_until,
         "cancellation": None if row.cancelled_at is None else {
             "cancelled_at": row.cancelled_at, "by": row.cancelled_by, "late_cancellation_fee_cents": row.late_cancellation_fee_cents,
+            "currency": sessions.FEE_CURRENCY,
         },
     }
 

@@ -138,6 +138,7 @@ class MyCancellationOut(BaseModel):
     cancelled_at: datetime
     by: Literal["client", "provider"]
     late_cancellation_fee_cents: int | None
+    currency: str = Field(description="ISO 4217 code of the fee, e.g. `USD`.", examples=["USD"])
 
 
 class MySessionOut(BaseModel):

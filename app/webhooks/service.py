@@ -150,7 +150,7 @@ def _endpoint_disabled() -> Exception:
 
     return conflict(
         "webhook_endpoint_disabled",
-        "The endpoint is turned off. Turn it on with PATCH .../webhook-endpoints/{endpoint_id} {\"enabled\": true} first.",
+        "The endpoint is turned off. Turn it on with a PATCH of this endpoint sending `{\"enabled\": true}` first.",
     )
 
 
