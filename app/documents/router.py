@@ -145,7 +145,8 @@ async def download_document(
     summary="Share a document with the client",
     description=(
         "`shared_with_client: true` lets the client list and download the document from `/v1/me/documents`; `false` "
-        "stops sharing it. Psychotherapy notes and messages are never shared (409 `document_never_shared`)."
+        "stops sharing it. Psychotherapy notes and messages are never shared (409 `document_never_shared`), and nothing "
+        "is shared with a client who has not accepted the practice's invitation yet (409 `client_not_consented`)."
     ),
 )
 async def share_document(

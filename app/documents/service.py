@@ -332,6 +332,11 @@ async def set_shared(
         raise Problem(409, "document_never_shared",
                       f"A {document.category.replace('_', ' ')} is never shared with the client. Share another document, "
                       "or give the client what they need in a document of another category.", category=document.category)
+    if shared and client.consented_at is None:
+        # C8: the record points to an account the person has not accepted this practice for.
+        raise Problem(409, "client_not_consented",
+                      "The client has not accepted this practice's invitation yet, so nothing can be shared with them. "
+                      "Share the document once they have accepted.", client_id=str(client.id))
     document.shared_with_client = shared
     await db.flush()
     await audit.record(db, actor, "document.shared" if shared else "document.unshared", target_type="client_document",
@@ -344,7 +349,7 @@ def shared_with(user_id: uuid.UUID) -> list[ColumnElement[bool]]:
     return [
         ClientDocument.shared_with_client,
         not_(ClientDocument.category.in_(RESTRICTED_DOCUMENT_CATEGORIES)),
-        ClientDocument.client_id.in_(select(Client.id).where(Client.user_id == user_id)),
+        ClientDocument.client_id.in_(select(Client.id).where(Client.user_id == user_id, Client.consented_at.is_not(None))),
     ]
 
 

@@ -9,7 +9,8 @@ with a new account (`with_account`) rides on that account's own invitation mail 
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.config import get_settings
@@ -198,6 +199,7 @@ async def _accept(db: AsyncSession, invitation: Invitation, user: User, actor: A
             # nobody has claimed yet (no password, not logged in) holds what another practice typed: not copied.
             values.update(first_name=user.first_name, last_name=user.last_name, email=user.email)
         await db.execute(update(Client).where(Client.id == invitation.client_id).values(**values))
+        await _link_sessions(db, invitation.client_id, user.id)
     elif invitation.kind == "provider":
         await memberships.make_provider(db, group, user, invitation.license_type or "Other")
         await audit.record(db, actor, "membership.provider_added", target_type="user", target_id=user.id, group_id=group.id)
@@ -210,6 +212,33 @@ async def _accept(db: AsyncSession, invitation: Invitation, user: User, actor: A
     await audit.record(db, actor, "invitation.accepted", target_type="invitation", target_id=invitation.id,
                        group_id=invitation.group_id, kind=invitation.kind)
     await db.refresh(invitation)
+
+
+# S7, C8: the practice's sessions of this client become the person's (they were held per client record only). A
+# live session overlapping one the person already has elsewhere stays unlinked (NOT EXISTS below) instead of
+# failing the exclusion constraint: accepting never fails, and the practices sort out the overlap themselves.
+_LINK_SESSIONS = text("""
+UPDATE sessions s SET client_user_id = :person
+ WHERE s.client_id = :client AND s.client_user_id IS NULL
+   AND (s.status IN ('cancelled', 'late_cancelled') OR NOT EXISTS (
+        SELECT 1 FROM sessions o
+         WHERE o.client_user_id = :person AND o.client_id <> :client
+           AND o.status NOT IN ('cancelled', 'late_cancelled')
+           AND o.starts_at < s.ends_at AND o.ends_at > s.starts_at))
+""")
+
+
+async def _link_sessions(db: AsyncSession, client_id: uuid.UUID, person_id: uuid.UUID) -> None:
+    for attempt in range(1, 4):
+        try:
+            async with db.begin_nested():
+                await db.execute(_LINK_SESSIONS, {"client": client_id, "person": person_id})
+            return
+        except IntegrityError:
+            # Another practice booked an overlapping session between our check and our write: the next
+            # statement sees it and skips that session.
+            if attempt == 3:
+                raise
 
 
 async def _decline(db: AsyncSession, invitation: Invitation, actor: Actor | None) -> None:

@@ -35,9 +35,10 @@ class TherapySession(Base):
     __tablename__ = "sessions"
     __table_args__ = (
         _no_overlap("provider_user_id", "ex_sessions_provider_overlap"),
-        # S7: the client side is held per person (their account), not per client record: each practice has
-        # its own record of the same person. The name stays (it held client_id before migration 0021).
-        _no_overlap("client_user_id", "ex_sessions_client_overlap"),
+        # S2: per client record; S7: per person (their account) across practices, once they accepted the
+        # practice (client_user_id is NULL before, and NULLs never conflict).
+        _no_overlap("client_id", "ex_sessions_client_overlap"),
+        _no_overlap("client_user_id", "ex_sessions_person_overlap"),
         CheckConstraint(
             "status IN ('scheduled', 'confirmed', 'cancelled', 'late_cancelled', 'no_show')", name="status"
         ),
@@ -62,8 +63,9 @@ class TherapySession(Base):
     provider_user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
     client_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clients.id", ondelete="RESTRICT"))
     # S7: the client record's account, copied by the database on insert (trigger `sessions_client_user`,
-    # migration 0021) from clients.user_id, so no writer can get it wrong or leave it out.
-    client_user_id: Mapped[uuid.UUID] = mapped_column(
+    # migration 0021) from clients.user_id, so no writer can get it wrong or leave it out. NULL until the person
+    # accepted the practice's invitation (C8): then set by app.invitations.service.
+    client_user_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="RESTRICT"), server_default=FetchedValue()
     )
     # S11: the occurrences booked together share it; a tag, not a foreign key (the series is its sessions).

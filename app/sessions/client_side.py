@@ -1,6 +1,7 @@
 """The client's own sessions (C11): read across practices, cancelled by the client until the window opens.
 
-A person's sessions are found by their account (`sessions.client_user_id`, S7), whichever practice booked them.
+A person's sessions are those of their client records in every practice whose invitation they accepted (C8):
+a practice they have not accepted shows nothing here, and sends them no session mail.
 What a client sees is when, with whom, where and the state: never service or diagnosis codes.
 """
 
@@ -15,7 +16,7 @@ from app.core import audit, clock
 from app.core.auth import Actor
 from app.core.errors import conflict, not_found
 from app.core.pagination import PageParams, paginate
-from app.models import CancellationPolicy, Group, TherapySession, User
+from app.models import CancellationPolicy, Client, Group, TherapySession, User
 from app.sessions import rules
 from app.sessions import service as sessions
 from app.sessions.schemas import CancelRequest
@@ -55,8 +56,12 @@ def _mine(actor: Actor) -> Any:
         .join(Group, Group.id == TherapySession.group_id)
         .join(User, User.id == TherapySession.provider_user_id)
         .outerjoin(CancellationPolicy, CancellationPolicy.id == TherapySession.cancellation_policy_id)
-        .where(TherapySession.client_user_id == actor.user_id)
+        .where(TherapySession.client_id.in_(_my_records(actor)))
     )
+
+
+def _my_records(actor: Actor) -> Any:
+    return select(Client.id).where(Client.user_id == actor.user_id, Client.consented_at.is_not(None))
 
 
 async def my_sessions(db: AsyncSession, actor: Actor, page: PageParams, when: Literal["upcoming", "past"]
@@ -74,7 +79,7 @@ async def my_sessions(db: AsyncSession, actor: Actor, page: PageParams, when: Li
 async def cancel_my_session(db: AsyncSession, actor: Actor, session_id: uuid.UUID, reason: str | None) -> dict[str, Any]:
     """C11, S4: the client cancels before the cancellation window opens; inside it they are sent to the provider."""
     session = await db.scalar(
-        select(TherapySession).where(TherapySession.id == session_id, TherapySession.client_user_id == actor.user_id)
+        select(TherapySession).where(TherapySession.id == session_id, TherapySession.client_id.in_(_my_records(actor)))
         .with_for_update()
     )
     if session is None:

@@ -4,7 +4,7 @@ Times are written in the group's time zone with its abbreviation; a mail names t
 time and the place, never a diagnosis or service code. The booking, move and cancellation mails are written in
 the transaction of the change (app.core.mail's outbox), so a refused change mails nothing. The reminder is sent
 by a cron job; `session_notices` has one row per session and kind, inserted in the transaction that writes the
-mail, so two workers or a rerun send it once.
+mail, so two workers or a rerun send it once. Only a practice the person accepted mails them (C8).
 """
 
 import uuid
@@ -28,7 +28,8 @@ SELECT s.id, s.starts_at, s.duration_minutes, s.kind, s.telehealth, s.late_cance
   FROM sessions s
   JOIN groups g ON g.id = s.group_id
   JOIN users p ON p.id = s.provider_user_id
-  JOIN users u ON u.id = s.client_user_id
+  JOIN clients c ON c.id = s.client_id AND c.consented_at IS NOT NULL
+  JOIN users u ON u.id = c.user_id
   LEFT JOIN practice_locations l ON l.id = s.location_id
  WHERE s.id = ANY(CAST(:ids AS uuid[]))
  ORDER BY s.starts_at
@@ -100,7 +101,8 @@ INSERT INTO session_notices (session_id, kind)
 SELECT s.id, 'reminder'
   FROM sessions s
   JOIN groups g ON g.id = s.group_id
-  JOIN users u ON u.id = s.client_user_id
+  JOIN clients c ON c.id = s.client_id AND c.consented_at IS NOT NULL
+  JOIN users u ON u.id = c.user_id
  WHERE s.status = 'scheduled'
    AND s.starts_at > :now
    AND s.starts_at <= :now + make_interval(hours => g.session_reminder_hours)

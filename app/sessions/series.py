@@ -78,7 +78,7 @@ async def create_series(db: AsyncSession, actor: Actor, group_id: uuid.UUID, bod
 
     async def conflicts() -> Problem:
         found = await sessions.conflicts_of(db, group_id=group_id, provider_id=booking.provider_id,
-                                            person_id=booking.person_id, ranges=ranges, moving=[])
+                                            client_id=booking.client_id, person_id=booking.person_id, ranges=ranges, moving=[])
         return _series_conflict(found, ranges)
 
     await _write_all_or_none(db, write, conflicts)
@@ -145,12 +145,14 @@ async def update_series(db: AsyncSession, actor: Actor, group_id: uuid.UUID, ses
 
     async def conflicts() -> Problem:
         found = await sessions.conflicts_of(db, group_id=group_id, provider_id=addressed.provider_user_id,
+                                            client_id=addressed.client_id,
                                             person_id=addressed.client_user_id, ranges=ranges, moving=moving)
         return _series_conflict(found, ranges)
 
     # Checked as a set first: an occurrence may move onto another's old place (a week later), which the
     # row-by-row constraint would refuse halfway; the writes then go in the order that never crosses one.
     if found := await sessions.conflicts_of(db, group_id=group_id, provider_id=addressed.provider_user_id,
+                                            client_id=addressed.client_id,
                                             person_id=addressed.client_user_id, ranges=ranges, moving=moving):
         raise _series_conflict(found, ranges)
     later = bool(moved) and moved[0]["starts_at"] > reached[0].starts_at

@@ -171,10 +171,10 @@ async def _check_location(db: AsyncSession, group_id: uuid.UUID, provider_id: uu
 # S2, S7: the live sessions in the way of each proposed range (the n-th range is occurrence n, from 1), in one
 # statement for any number of ranges (a series of 52 is checked as one set).
 _CONFLICTS_SQL = text("""
-SELECT o.n, s.id, s.group_id, s.provider_user_id, s.client_user_id, s.starts_at, s.ends_at
+SELECT o.n, s.id, s.group_id, s.provider_user_id, s.client_id, s.client_user_id, s.starts_at, s.ends_at
   FROM unnest(CAST(:starts AS timestamptz[]), CAST(:ends AS timestamptz[])) WITH ORDINALITY AS o(starts_at, ends_at, n)
   JOIN sessions s
-    ON (s.provider_user_id = :provider OR s.client_user_id = :person)
+    ON (s.provider_user_id = :provider OR s.client_id = :client OR s.client_user_id = :person)
    AND s.status NOT IN ('cancelled', 'late_cancelled')
    AND s.starts_at < o.ends_at AND s.ends_at > o.starts_at
    AND s.id <> ALL(CAST(:moving AS uuid[]))
@@ -183,19 +183,21 @@ SELECT o.n, s.id, s.group_id, s.provider_user_id, s.client_user_id, s.starts_at,
 
 
 async def conflicts_of(
-    db: AsyncSession, *, group_id: uuid.UUID, provider_id: uuid.UUID, person_id: uuid.UUID,
+    db: AsyncSession, *, group_id: uuid.UUID, provider_id: uuid.UUID, client_id: uuid.UUID, person_id: uuid.UUID | None,
     ranges: list[tuple[datetime, datetime]], moving: list[uuid.UUID],
 ) -> dict[int, list[dict[str, Any]]]:
     """Each proposed range's conflicts, by occurrence number. A session of another practice shows only as busy
-    time of the provider or the client (S7, R1): no id, no name, no practice."""
+    time of the provider or the client (S7, R1): no id, no name, no practice. `person_id` is None while the
+    client has not accepted the practice (C8): then only this practice's record of them is checked."""
     rows = await db.execute(_CONFLICTS_SQL, {
-        "starts": [r[0] for r in ranges], "ends": [r[1] for r in ranges], "provider": provider_id, "person": person_id,
+        "starts": [r[0] for r in ranges], "ends": [r[1] for r in ranges], "provider": provider_id, "client": client_id, "person": person_id,
         "moving": [str(m) for m in moving],
     })
     found: dict[int, list[dict[str, Any]]] = {}
     for row in rows:
         parties = [p for p, same in (("provider", row.provider_user_id == provider_id),
-                                     ("client", row.client_user_id == person_id)) if same]
+                                     ("client", row.client_id == client_id
+                                                or (person_id is not None and row.client_user_id == person_id))) if same]
         shown = found.setdefault(row.n, [])
         for party in parties:
             if row.group_id != group_id:
@@ -210,7 +212,7 @@ async def conflicts_of(
 async def _conflicts(db: AsyncSession, session: "_Proposed") -> list[dict[str, Any]]:
     """S2, S7: every live session in the way, for the provider and for the client (their account), any practice."""
     found = await conflicts_of(db, group_id=session.group_id, provider_id=session.provider_user_id,
-                               person_id=session.client_user_id, ranges=[(session.starts_at, session.ends_at)],
+                               client_id=session.client_id, person_id=session.client_user_id, ranges=[(session.starts_at, session.ends_at)],
                                moving=[session.id])
     return found.get(1, [])
 
@@ -237,7 +239,7 @@ async def _save(db: AsyncSession, session: TherapySession, changes: dict[str, An
     new = changes is None
     changes = changes or {}
     proposed = _Proposed(
-        session.id, session.group_id, session.provider_user_id, session.client_user_id,
+        session.id, session.group_id, session.provider_user_id, session.client_id, session.client_user_id,
         changes.get("starts_at", session.starts_at), changes.get("ends_at", session.ends_at),
     )
     try:
@@ -274,7 +276,8 @@ class _Proposed:
     id: uuid.UUID
     group_id: uuid.UUID
     provider_user_id: uuid.UUID
-    client_user_id: uuid.UUID
+    client_id: uuid.UUID
+    client_user_id: uuid.UUID | None
     starts_at: datetime
     ends_at: datetime
 
@@ -294,7 +297,7 @@ class Booking:
     group_id: uuid.UUID
     provider_id: uuid.UUID
     client_id: uuid.UUID
-    person_id: uuid.UUID
+    person_id: uuid.UUID | None  # None until the person accepted the practice (C8)
     minutes: int
     time_zone: str
     policy_id: uuid.UUID | None
@@ -314,7 +317,7 @@ async def check_booking(db: AsyncSession, actor: Actor, group_id: uuid.UUID, bod
     grant = require(actor, Capability.CALENDAR, group_id)
     provider_id = await _calendar_owner(db, actor, group_id, body.provider_id)
     client = (await db.execute(
-        select(Client.id, Client.user_id).where(Client.id == body.client_id, *visible_clients(grant))
+        select(Client.id, Client.user_id, Client.consented_at).where(Client.id == body.client_id, *visible_clients(grant))
     )).one_or_none()
     if client is None:
         raise not_found("client")
@@ -332,7 +335,8 @@ async def check_booking(db: AsyncSession, actor: Actor, group_id: uuid.UUID, bod
         raise Problem(422, "consultation_by_phone", "A consultation is a phone call: book it with `telehealth: true`.",
                       errors=[{"field": "body.location_id", "message": "a consultation has no location"}])
     policy = await cancellation_policy_at(db, group_id, clock.now())
-    return Booking(group_id=group_id, provider_id=provider_id, client_id=client.id, person_id=client.user_id,
+    return Booking(group_id=group_id, provider_id=provider_id, client_id=client.id,
+                   person_id=client.user_id if client.consented_at is not None else None,
                    minutes=minutes, time_zone=settings.time_zone,
                    policy_id=policy.id if policy and body.kind != "consultation" else None)  # a consultation is never billed
 

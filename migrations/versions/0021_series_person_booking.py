@@ -19,23 +19,31 @@ depends_on: str | Sequence[str] | None = None
 _LIVE = "status NOT IN ('cancelled', 'late_cancelled')"
 
 
-def _exclude_overlap(column: str) -> None:
-    op.execute(f"ALTER TABLE sessions ADD CONSTRAINT ex_sessions_client_overlap EXCLUDE USING gist "
-               f"(uuid_inet({column}) inet_ops WITH =, tstzrange(starts_at, ends_at) WITH &&) WHERE ({_LIVE})")
-
-
 def upgrade() -> None:
+    # S7, C8: the person's account, only once they accepted the practice's invitation (NULL before): a practice
+    # the person never accepted must not learn, from a refused booking, that they have therapy elsewhere.
     op.add_column('sessions', sa.Column('client_user_id', sa.Uuid(), nullable=True))
     op.add_column('sessions', sa.Column('series_id', sa.Uuid(), nullable=True))
-    op.execute("UPDATE sessions s SET client_user_id = c.user_id FROM clients c WHERE c.id = s.client_id")
-    op.alter_column('sessions', 'client_user_id', nullable=False)
+    # Sessions booked before S7 may overlap another practice's session of the same person: both stay unlinked
+    # (held per client record only) rather than fail the migration.
+    op.execute("""
+        UPDATE sessions s SET client_user_id = c.user_id
+          FROM clients c
+         WHERE c.id = s.client_id AND c.consented_at IS NOT NULL
+           AND (s.status IN ('cancelled', 'late_cancelled') OR NOT EXISTS (
+               SELECT 1 FROM sessions o JOIN clients oc ON oc.id = o.client_id AND oc.consented_at IS NOT NULL
+                WHERE oc.user_id = c.user_id AND o.client_id <> s.client_id
+                  AND o.status NOT IN ('cancelled', 'late_cancelled')
+                  AND o.starts_at < s.ends_at AND o.ends_at > s.starts_at))
+    """)
     op.create_foreign_key(op.f('fk_sessions_client_user_id_users'), 'sessions', 'users', ['client_user_id'], ['id'],
                           ondelete='RESTRICT')
     # S7: every writer (booking, series, demo data, tests) gets the person from the client record; nobody passes it.
+    # Accepting an invitation later fills in the practice's existing sessions (app.invitations.service).
     op.execute("""
         CREATE FUNCTION sessions_client_user() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
-            NEW.client_user_id := (SELECT user_id FROM clients WHERE id = NEW.client_id);
+            NEW.client_user_id := (SELECT user_id FROM clients WHERE id = NEW.client_id AND consented_at IS NOT NULL);
             RETURN NEW;
         END $$
     """)
@@ -43,9 +51,10 @@ def upgrade() -> None:
         CREATE TRIGGER sessions_client_user BEFORE INSERT OR UPDATE OF client_id ON sessions
         FOR EACH ROW EXECUTE FUNCTION sessions_client_user()
     """)
-    # The client side of S2 becomes the person's (S7): a record per practice, one person.
-    op.execute('ALTER TABLE sessions DROP CONSTRAINT ex_sessions_client_overlap')
-    _exclude_overlap('client_user_id')
+    # S2 stays per client record (ex_sessions_client_overlap, migration 0004); S7 adds the person across
+    # practices. NULLs never conflict, so a pending record is held only by S2.
+    op.execute(f"ALTER TABLE sessions ADD CONSTRAINT ex_sessions_person_overlap EXCLUDE USING gist "
+               f"(uuid_inet(client_user_id) inet_ops WITH =, tstzrange(starts_at, ends_at) WITH &&) WHERE ({_LIVE})")
     op.create_index('ix_sessions_client_user_id_starts_at', 'sessions', ['client_user_id', 'starts_at'], unique=False)
     op.create_index('ix_sessions_series_id_starts_at', 'sessions', ['series_id', 'starts_at'], unique=False,
                     postgresql_where=sa.text('series_id IS NOT NULL'))
@@ -81,8 +90,7 @@ def downgrade() -> None:
     op.drop_column('client_documents', 'shared_with_client')
     op.drop_index('ix_sessions_series_id_starts_at', table_name='sessions', postgresql_where=sa.text('series_id IS NOT NULL'))
     op.drop_index('ix_sessions_client_user_id_starts_at', table_name='sessions')
-    op.execute('ALTER TABLE sessions DROP CONSTRAINT ex_sessions_client_overlap')
-    _exclude_overlap('client_id')
+    op.execute('ALTER TABLE sessions DROP CONSTRAINT ex_sessions_person_overlap')
     op.execute("DROP TRIGGER sessions_client_user ON sessions")
     op.execute("DROP FUNCTION sessions_client_user()")
     op.drop_constraint(op.f('fk_sessions_client_user_id_users'), 'sessions', type_='foreignkey')

@@ -2,12 +2,13 @@
 
 import httpx
 from fastapi import FastAPI
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.clients.service import enroll
 from app.documents.service import attach_document
 from app.memberships.service import make_provider
-from app.models import Client, Group, User
+from app.models import Client, ClientDocument, Group, User
 from tests.documents.conftest import PDF, documents_url, upload
 from tests.fixtures.factories import make_group, make_user, user_headers
 
@@ -61,3 +62,24 @@ async def test_shared_documents_come_from_every_practice_of_the_person(
         await client.patch(f"{documents_url(g, record)}/{doc['id']}", json={"shared_with_client": True}, headers=headers)
     listed = (await client.get("/v1/me/documents", headers=await user_headers(db, person))).json()["items"]
     assert {d["group_id"] for d in listed} == {str(group.id), str(elsewhere.id)}
+
+
+async def test_nothing_is_shared_with_a_person_before_they_accept_the_practice(
+    client: httpx.AsyncClient, db: AsyncSession, group: Group, provider: User, client_record: Client
+) -> None:
+    # rule C8, C11: a pending record points to an account the person has not accepted this practice for
+    person = await db.get(User, client_record.user_id)
+    elsewhere = await make_group(db, name="Elsewhere")
+    other = await make_user(db, first_name="Other", last_name="Provider")
+    await make_provider(db, elsewhere, other, "LPC")
+    pending, _ = await enroll(db, group_id=elsewhere.id, user=person, provider_user_id=other.id, added_by=other.id,
+                              consented=False)
+    headers = await user_headers(db, other)
+    doc = (await upload(client, elsewhere, pending, headers)).json()
+    refused = await client.patch(f"{documents_url(elsewhere, pending)}/{doc['id']}", json={"shared_with_client": True},
+                                 headers=headers)
+    assert refused.status_code == 409 and refused.json()["code"] == "client_not_consented"
+    assert "accepted" in refused.json()["detail"]
+    # even a flag set by other means shows nothing to the person
+    await db.execute(update(ClientDocument).where(ClientDocument.id == doc["id"]).values(shared_with_client=True))
+    assert (await client.get("/v1/me/documents", headers=await user_headers(db, person))).json()["items"] == []
