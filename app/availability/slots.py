@@ -10,7 +10,7 @@ absolute minutes from the start of the day's hours, so every slot lasts exactly 
 
 import bisect
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo

@@ -13,7 +13,7 @@ from app.config import get_settings
 from app.core import audit
 from app.core.auth import Actor
 from app.core.authz import Capability, require
-from app.core.errors import Problem, conflict, not_found
+from app.core.errors import conflict, not_found
 from app.core.mail import send_mail
 from app.core.pagination import PageParams, paginate
 from app.invitations import service as invitations

@@ -25,11 +25,10 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from drill_kit import CASELOAD, REPO, Figures, Proc, Stack, free_port, wait_for  # noqa: E402
+from drill_kit import CASELOAD, Figures, Proc, Stack, free_port, wait_for  # noqa: E402
 from drills import connect, import_csv, seed_practice  # noqa: E402
 
 from tests.fixtures.s3 import MotoServer, object_names  # noqa: E402

@@ -6,7 +6,6 @@ the test-mode copy or what the test key wrote. The other way round, the test key
 """
 
 import httpx
-import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.routing import PERSON, PUBLIC, STAFF

@@ -8,11 +8,10 @@ import hashlib
 import hmac
 import json
 import uuid
-from collections import Counter, deque
+from collections import Counter
 from dataclasses import dataclass
 
 import httpx
-import pytest
 from fastapi import FastAPI
 from sqlalchemy import select, text
 

@@ -13,7 +13,7 @@ from app.models import Client, Group, User, WebhookDelivery, WebhookEndpoint, We
 from app.webhooks.catalogue import CATALOGUE, PING
 from app.webhooks.destinations import RefusedDestination, check_destination
 from app.webhooks.dispatcher import SECRET_PURPOSE
-from tests.fixtures.factories import add_member, api_key, bearer, make_group, make_user, user_headers
+from tests.fixtures.factories import api_key, bearer, make_group, make_user, user_headers
 from tests.sessions.conftest import NOW, book
 
 HOOK = "https://partner.example.com/hooks"

@@ -12,7 +12,6 @@ from app.imports.parsers.columns import (
     find_mapped_header,
     unrecognised,
 )
-from app.imports.parsers.errors import ImportRejected
 from app.imports.parsers.limits import ImportLimits
 from app.imports.parsers.model import (
     Container,
