@@ -213,6 +213,18 @@ async def redis_frozen() -> int:
     return figures.report()
 
 
+async def bank_transfers(s: Stack) -> list[dict[str, Any]]:
+    """Every transfer the simulated bank received (kept in Redis): a duplicate key is a payout sent twice."""
+    from app.core.redis import connect as redis_connect
+    from app.payouts.bank import SimulatedBank
+
+    redis = await redis_connect(s.redis.url)
+    try:
+        return await SimulatedBank(redis).transfers()
+    finally:
+        await redis.aclose()
+
+
 def import_csv(rows: int) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out)
@@ -358,14 +370,7 @@ async def worker_killed_during_settlement(sessions: int = 20_000, groups: int = 
 
         took = await wait_for(all_paid, 180, step=0.5)
         result = await verify(s.pg.url)
-        from app.core.redis import connect as redis_connect
-        from app.payouts.bank import SimulatedBank
-
-        redis = await redis_connect(s.redis.url)
-        try:
-            transfers = await SimulatedBank(redis).transfers()
-        finally:
-            await redis.aclose()
+        transfers = await bank_transfers(s)
         figures.values["payouts"] = total
         figures.values["paid_when_killed"] = paid_before
         figures.values["in_progress_when_killed"] = moving

@@ -29,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from drill_kit import CASELOAD, Figures, Proc, Stack, free_port, wait_for  # noqa: E402
-from drills import connect, import_csv, seed_practice  # noqa: E402
+from drills import bank_transfers, connect, import_csv, seed_practice  # noqa: E402
 
 from tests.fixtures.s3 import MotoServer, object_names  # noqa: E402
 
@@ -159,14 +159,7 @@ async def run(sessions: int, groups: int, rows: int) -> int:
 
         took = await wait_for(all_paid, 300, step=0.5)
         result = await verify(s.pg.url)
-        from app.core.redis import connect as redis_connect
-        from app.payouts.bank import SimulatedBank
-
-        redis = await redis_connect(s.redis.url)
-        try:
-            transfers = await SimulatedBank(redis).transfers()
-        finally:
-            await redis.aclose()
+        transfers = await bank_transfers(s)
         keys = collections.Counter(t["key"] for t in transfers)
         figures.values["payouts"] = result["payouts"]
         figures.values["all_paid_after_s"] = None if took is None else round(took, 1)
