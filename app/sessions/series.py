@@ -73,6 +73,8 @@ async def create_series(db: AsyncSession, actor: Actor, group_id: uuid.UUID, bod
     rows = [{name: getattr(booking.session(body, at, actor, series_id), name) for name in _WRITTEN} for at in starts]
     ranges = [(row["starts_at"], row["ends_at"]) for row in rows]
 
+    await sessions.lock_calendars(db, booking.provider_id, booking.client_id, booking.person_id)
+
     async def write() -> None:
         await db.execute(insert(TherapySession).values(rows))  # one statement for the whole series
 
