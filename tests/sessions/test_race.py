@@ -7,7 +7,9 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
+from app.clients.service import enroll
 from app.memberships.service import make_provider
+from app.models import User
 from tests.fixtures.factories import make_group, make_user, session_token
 from tests.sessions.conftest import book, make_client
 from tests.sessions.test_booking import SLOT
@@ -39,7 +41,6 @@ async def test_two_concurrent_bookings_of_one_slot(live_client: httpx.AsyncClien
     assert count == 1
 
 
-
 async def test_a_booking_aborted_as_a_deadlock_is_tried_again(
     client: httpx.AsyncClient, db: AsyncSession, group, provider, client_record, frozen, as_user,
 ) -> None:
@@ -61,3 +62,43 @@ async def test_a_booking_aborted_as_a_deadlock_is_tried_again(
     assert response.status_code == 201, response.text
     assert (await db.execute(text("SELECT currval('booking_attempts')"))).scalar_one() == 2
     assert (await db.execute(text("SELECT count(*) FROM sessions WHERE group_id = :g"), {"g": group.id})).scalar_one() == 1
+
+
+async def test_crossed_concurrent_bookings_answer_201_or_409_never_500(
+    live_client: httpx.AsyncClient, engine: AsyncEngine
+) -> None:
+    # rule S2, S7: four providers each booking each of four shared clients at one time, sixteen at once, six
+    # times: crossed bookings wait on each other's exclusion checks (provider, client record, person); before
+    # they took turns on the calendars' locks some were aborted as deadlocks and answered 500.
+    async with AsyncSession(engine, expire_on_commit=False) as db:
+        group = await make_group(db, name="Crossed Practice")
+        providers = [await make_user(db) for _ in range(4)]
+        for provider in providers:
+            await make_provider(db, group, provider, "LPC")
+        clients = [await make_client(db, group, providers[0], name=f"X{i}") for i in range(4)]
+        for client in clients:
+            person = await db.get(User, client.user_id)
+            for provider in providers[1:]:
+                await enroll(db, group_id=group.id, user=person, provider_user_id=provider.id, billing_type="private_pay",
+                             added_by=provider.id)
+        tokens = {p.id: await session_token(db, p) for p in providers}
+        await db.commit()
+    statuses = []
+    for day in range(3, 9):
+        starts_at = (datetime.now(UTC) + timedelta(days=day)).replace(microsecond=0)
+        responses = await asyncio.gather(*(
+            live_client.post(f"/v1/groups/{group.id}/sessions", headers={"Authorization": f"Bearer {tokens[p.id]}"}, json={
+                "client_id": str(c.id), "starts_at": starts_at.isoformat(), "duration_minutes": 50, "telehealth": True,
+            })
+            for p in providers for c in clients
+        ))
+        statuses += [r.status_code for r in responses]
+    assert set(statuses) <= {201, 409}, statuses
+    async with engine.connect() as conn:
+        booked = (await conn.execute(text("SELECT count(*) FROM sessions WHERE group_id = :g"), {"g": group.id})).scalar_one()
+        overlaps = (await conn.execute(text("""
+            SELECT count(*) FROM sessions a JOIN sessions b ON a.id < b.id AND a.group_id = b.group_id
+               AND (a.provider_user_id = b.provider_user_id OR a.client_id = b.client_id)
+               AND tstzrange(a.starts_at, a.ends_at) && tstzrange(b.starts_at, b.ends_at)
+             WHERE a.group_id = :g"""), {"g": group.id})).scalar_one()
+    assert booked == statuses.count(201) >= 3 and overlaps == 0
